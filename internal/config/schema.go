@@ -1,0 +1,313 @@
+package config
+
+import (
+	"encoding/json"
+	"fmt"
+	"net/netip"
+	"regexp"
+	"sort"
+	"strings"
+
+	"go.yaml.in/yaml/v3"
+)
+
+type kind int
+
+const (
+	kAny       kind = iota
+	kString         // any non-empty scalar, used as a string
+	kInt            // an integer
+	kBool           // a boolean (YAML 1.1: yes/no/on/off too)
+	kSize           // a volume size: 10G, 900M, 1T, or a number of GiB
+	kList           // a list of elem
+	kMap            // a mapping with known fields
+	kStrList        // a list of strings, or one comma-separated string
+	kScalarMap      // a mapping of names to scalar values
+	kIP             // an IPv4 address
+	kJSON           // a string holding a JSON document
+)
+
+// spec describes one key the tool itself reads.
+type spec struct {
+	kind     kind
+	required bool
+	fields   map[string]*spec // kMap
+	open     bool             // kMap: other keys are expected (templates read them); no near-miss warnings
+	elem     *spec            // kList
+	enum     []string
+}
+
+// SizeRE is the size syntax the original accepted: a number and a unit
+// (M, G or T, either case).
+var SizeRE = regexp.MustCompile(`^([0-9]+)([MmGgTt])$`)
+
+func volumeSpec() *spec {
+	return &spec{kind: kMap, fields: map[string]*spec{
+		"name":                  {kind: kString},
+		"block":                 {kind: kString},
+		"size":                  {kind: kSize},
+		"ephemeral":             {kind: kBool},
+		"volume_type":           {kind: kString, enum: []string{"gp2", "gp3", "io1", "io2", "st1", "sc1", "standard"}},
+		"iops":                  {kind: kInt},
+		"throughput":            {kind: kInt},
+		"delete_on_termination": {kind: kBool},
+		"snapshot":              {kind: kString},
+		"file_system":           {kind: kString},
+		"mount":                 {kind: kString},
+		"meta":                  {kind: kMap, open: true, fields: map[string]*spec{}},
+	}}
+}
+
+func nodeSpec() *spec {
+	return &spec{kind: kMap, fields: map[string]*spec{
+		"id":     {kind: kString, required: true},
+		"ip":     {kind: kIP},
+		"subnet": {kind: kString},
+		"eip":    {kind: kString},
+	}}
+}
+
+// clusterSpec is every key under `cluster:` that the tool reads. Keys that
+// only templates read (username, dns, raid, secrets, ...) pass unchecked.
+var clusterSpec = &spec{kind: kMap, required: true, fields: map[string]*spec{
+	"name":        {kind: kString, required: true},
+	"search_path": {kind: kList, required: true, elem: &spec{kind: kString}},
+	"provider":    {kind: kString, enum: []string{"aws", "local"}},
+	"environment": {kind: kScalarMap},
+	"secrets":     {kind: kAny},
+	"logging": {kind: kMap, open: true, fields: map[string]*spec{
+		"driver": {kind: kString},
+		"meta": {kind: kMap, open: true, fields: map[string]*spec{
+			"group":     {kind: kString},
+			"retention": {kind: kInt},
+		}},
+	}},
+	"aws": {kind: kMap, fields: map[string]*spec{
+		"ami":                 {kind: kString},
+		"ami_name":            {kind: kString},
+		"keypair":             {kind: kString},
+		"security_groups":     {kind: kStrList},
+		"instance_type":       {kind: kString},
+		"terminate_protection": {kind: kBool},
+		"detailed_monitoring": {kind: kBool},
+		"monitoring":          {kind: kBool},
+		"ebs_optimized":       {kind: kBool},
+		"tags":                {kind: kScalarMap},
+		"source_dest_check":   {kind: kBool},
+		"instance_policy":     {kind: kJSON},
+		"nodes":               {kind: kList, elem: nodeSpec()},
+		"asg": {kind: kMap, fields: map[string]*spec{
+			"subnets":       {kind: kList, required: true, elem: &spec{kind: kString}},
+			"elbs":          {kind: kList, elem: &spec{kind: kString}},
+			"target_groups": {kind: kList, elem: &spec{kind: kString}},
+			"redundancy":    {kind: kInt},
+		}},
+		"volumes": {kind: kList, elem: volumeSpec()},
+		// read only by templates, known so near misses are caught
+		"username": {kind: kAny},
+		"dns":      {kind: kAny},
+		"raid":     {kind: kAny},
+	}},
+	"local": {kind: kMap, fields: map[string]*spec{
+		"image":                {kind: kString},
+		"volumes":              {kind: kList, elem: volumeSpec()},
+		"nodes":                {kind: kList, elem: nodeSpec()},
+		"tags":                 {kind: kScalarMap},
+		"terminate_protection": {kind: kBool},
+	}},
+}}
+
+// validate checks node n against s, recording problems and warnings.
+func (s *spec) validate(n *yaml.Node, path string, p *problems) {
+	if n.Kind == yaml.AliasNode {
+		n = n.Alias
+	}
+	if isNull(n) {
+		if s.required {
+			p.add(n.Line, n.Column, path, "is required but has no value")
+		}
+		return
+	}
+	switch s.kind {
+	case kAny:
+	case kString, kIP, kJSON:
+		if n.Kind != yaml.ScalarNode {
+			p.add(n.Line, n.Column, path, "must be a string, not %s", kindName(n))
+			return
+		}
+		if len(s.enum) > 0 && !contains(s.enum, n.Value) {
+			p.add(n.Line, n.Column, path, "%q is not one of %s", n.Value, strings.Join(s.enum, ", "))
+		}
+		if s.kind == kIP {
+			if a, err := netip.ParseAddr(n.Value); err != nil || !a.Is4() {
+				p.add(n.Line, n.Column, path, "%q is not an IPv4 address (like 10.0.1.10)", n.Value)
+			}
+		}
+		if s.kind == kJSON && !json.Valid([]byte(n.Value)) {
+			p.add(n.Line, n.Column, path, "is not valid JSON (an IAM policy document is expected)")
+		}
+	case kInt:
+		if _, ok := scalarValue(n).(int); !ok || n.Kind != yaml.ScalarNode {
+			p.add(n.Line, n.Column, path, "must be a whole number, not %s", kindName(n))
+		}
+	case kBool:
+		if _, ok := scalarValue(n).(bool); !ok || n.Kind != yaml.ScalarNode {
+			p.add(n.Line, n.Column, path, "must be true or false, not %s", kindName(n))
+		}
+	case kSize:
+		if n.Kind != yaml.ScalarNode {
+			p.add(n.Line, n.Column, path, "must be a size like 10G, 500M or 1T, not %s", kindName(n))
+			return
+		}
+		if _, ok := scalarValue(n).(int); ok {
+			return
+		}
+		m := SizeRE.FindStringSubmatch(n.Value)
+		if m == nil {
+			p.add(n.Line, n.Column, path, "%q is not a size: write a number and a unit, M, G or T (like 10G)", n.Value)
+			return
+		}
+		if gb, rounded := SizeGB(n.Value); rounded {
+			p.warn(n.Line, n.Column, path, "%s is less than 1 GB; the original tool turned it into 0 GB, it is rounded up to %d GB", n.Value, gb)
+		}
+	case kStrList:
+		switch n.Kind {
+		case yaml.ScalarNode:
+		case yaml.SequenceNode:
+			for i, c := range n.Content {
+				if c.Kind != yaml.ScalarNode || isNull(c) {
+					p.add(c.Line, c.Column, fmt.Sprintf("%s[%d]", path, i), "must be a string, not %s", kindName(c))
+				}
+			}
+		default:
+			p.add(n.Line, n.Column, path, "must be a list of strings or one comma-separated string, not %s", kindName(n))
+		}
+	case kScalarMap:
+		if n.Kind != yaml.MappingNode {
+			p.add(n.Line, n.Column, path, "must be a mapping of names to values, not %s", kindName(n))
+			return
+		}
+		for i := 0; i+1 < len(n.Content); i += 2 {
+			if v := n.Content[i+1]; v.Kind != yaml.ScalarNode {
+				p.add(v.Line, v.Column, joinKey(path, n.Content[i].Value), "must be a single value, not %s", kindName(v))
+			}
+		}
+	case kList:
+		if n.Kind != yaml.SequenceNode {
+			hint := ""
+			if n.Kind == yaml.ScalarNode && s.elem != nil && s.elem.kind == kString {
+				hint = fmt.Sprintf(" (write it as a list: [%s])", n.Value)
+			}
+			p.add(n.Line, n.Column, path, "must be a list, not %s%s", kindName(n), hint)
+			return
+		}
+		for i, c := range n.Content {
+			s.elem.validate(c, fmt.Sprintf("%s[%d]", path, i), p)
+		}
+	case kMap:
+		if n.Kind != yaml.MappingNode {
+			p.add(n.Line, n.Column, path, "must be a mapping, not %s", kindName(n))
+			return
+		}
+		seen := map[string]bool{}
+		for i := 0; i+1 < len(n.Content); i += 2 {
+			k, v := n.Content[i], n.Content[i+1]
+			seen[k.Value] = true
+			if fs, ok := s.fields[k.Value]; ok {
+				fs.validate(v, joinKey(path, k.Value), p)
+				continue
+			}
+			if s.open {
+				continue
+			}
+			if near := nearest(k.Value, s.fields); near != "" {
+				p.warn(k.Line, k.Column, joinKey(path, k.Value), "unknown key; did you mean `%s`?", near)
+			}
+		}
+		for _, name := range sortedKeys(s.fields) {
+			if s.fields[name].required && !seen[name] {
+				p.add(n.Line, n.Column, path, "missing required key `%s`", name)
+			}
+		}
+	}
+}
+
+// SizeGB converts a size to whole GB the way the original did (T = 1000 G),
+// except that a size under 1 GB is rounded up to 1 instead of becoming 0.
+// rounded reports that rounding.
+func SizeGB(size string) (gb int, rounded bool) {
+	m := SizeRE.FindStringSubmatch(size)
+	if m == nil {
+		return 0, false
+	}
+	var q int
+	fmt.Sscan(m[1], &q)
+	switch strings.ToLower(m[2]) {
+	case "t":
+		return q * 1000, false
+	case "g":
+		return q, false
+	default:
+		// The original divided by 1000 with integer division: 1500M is 1 GB.
+		if q > 0 && q < 1000 {
+			return 1, true
+		}
+		return q / 1000, false
+	}
+}
+
+func isNull(n *yaml.Node) bool {
+	return n.Kind == yaml.ScalarNode && scalarValue(n) == nil
+}
+
+func contains(list []string, s string) bool {
+	for _, e := range list {
+		if e == s {
+			return true
+		}
+	}
+	return false
+}
+
+func sortedKeys(m map[string]*spec) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
+}
+
+// nearest returns the known key within edit distance 2 of key, if any.
+func nearest(key string, fields map[string]*spec) string {
+	if len(key) < 3 {
+		return ""
+	}
+	best, bestD := "", 3
+	for _, k := range sortedKeys(fields) {
+		if d := editDistance(key, k); d < bestD {
+			best, bestD = k, d
+		}
+	}
+	return best
+}
+
+func editDistance(a, b string) int {
+	prev := make([]int, len(b)+1)
+	cur := make([]int, len(b)+1)
+	for j := range prev {
+		prev[j] = j
+	}
+	for i := 1; i <= len(a); i++ {
+		cur[0] = i
+		for j := 1; j <= len(b); j++ {
+			cost := 1
+			if a[i-1] == b[j-1] {
+				cost = 0
+			}
+			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
+		}
+		prev, cur = cur, prev
+	}
+	return prev[len(b)]
+}

@@ -1,0 +1,115 @@
+package render
+
+import (
+	"bytes"
+	"fmt"
+	"io"
+	"os"
+	"path"
+	"path/filepath"
+	"strings"
+	"sync"
+
+	"github.com/nikolalohinski/gonja/v2/loaders"
+)
+
+// searchLoader finds templates the way Jinja2's FileSystemLoader does: a
+// name is looked up in each directory of the search path in turn, whichever
+// template asked for it. (gonja's own loaders resolve names relative to the
+// including file, which is not what cloud-compose projects expect.)
+type searchLoader struct {
+	base    string   // project directory; names in errors are relative to it
+	dirs    []string // search path, absolute
+	current string   // the template this loader was inherited for ("" at the top)
+	cache   *sync.Map // file -> []byte, shared by inherited loaders
+}
+
+var _ loaders.Loader = (*searchLoader)(nil)
+
+func newSearchLoader(base string, dirs []string) *searchLoader {
+	abs := make([]string, len(dirs))
+	for i, d := range dirs {
+		if filepath.IsAbs(d) {
+			abs[i] = d
+		} else {
+			abs[i] = filepath.Join(base, d)
+		}
+	}
+	return &searchLoader{base: base, dirs: abs, cache: &sync.Map{}}
+}
+
+// ErrTemplateNotFound is wrapped by the error for a template that is on no
+// directory of the search path.
+var ErrTemplateNotFound = fmt.Errorf("template not found")
+
+// Resolve returns the file for a template name.
+func (l *searchLoader) Resolve(name string) (string, error) {
+	if filepath.IsAbs(name) {
+		if _, err := os.Stat(name); err == nil {
+			return name, nil
+		}
+	}
+	clean := path.Clean("/" + filepath.ToSlash(name))[1:]
+	if clean == "" || strings.HasPrefix(name, "../") || strings.Contains(name, "/../") {
+		return "", fmt.Errorf("%w: %q is not a valid template name", ErrTemplateNotFound, name)
+	}
+	for _, d := range l.dirs {
+		p := filepath.Join(d, filepath.FromSlash(clean))
+		if st, err := os.Stat(p); err == nil && !st.IsDir() {
+			return p, nil
+		}
+	}
+	return "", &notFoundError{name: name, dirs: l.shownDirs()}
+}
+
+func (l *searchLoader) shownDirs() []string {
+	out := make([]string, len(l.dirs))
+	for i, d := range l.dirs {
+		out[i] = l.rel(d)
+	}
+	return out
+}
+
+// rel shows a path relative to the project directory.
+func (l *searchLoader) rel(p string) string {
+	if r, err := filepath.Rel(l.base, p); err == nil && !strings.HasPrefix(r, "..") {
+		return r
+	}
+	return p
+}
+
+// Read returns the content of a template, by name or resolved file.
+func (l *searchLoader) Read(name string) (io.Reader, error) {
+	p, err := l.Resolve(name)
+	if err != nil {
+		return nil, err
+	}
+	if b, ok := l.cache.Load(p); ok {
+		return bytes.NewReader(b.([]byte)), nil
+	}
+	b, err := os.ReadFile(p)
+	if err != nil {
+		return nil, err
+	}
+	l.cache.Store(p, b)
+	return bytes.NewReader(b), nil
+}
+
+// Inherit returns a loader for a template included from this one: the same
+// search path, remembering which template is current for error messages.
+func (l *searchLoader) Inherit(from string) (loaders.Loader, error) {
+	c := *l
+	c.current = from
+	return &c, nil
+}
+
+type notFoundError struct {
+	name string
+	dirs []string
+}
+
+func (e *notFoundError) Error() string {
+	return fmt.Sprintf("template %q is not in any directory of the search path (%s)", e.name, strings.Join(e.dirs, ", "))
+}
+
+func (e *notFoundError) Unwrap() error { return ErrTemplateNotFound }
