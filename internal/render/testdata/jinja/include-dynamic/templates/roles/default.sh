@@ -1,0 +1,1 @@
+# roles/default.sh: the first existing name of the list

@@ -1,0 +1,2 @@
+# system.sh from lib-system
+{% include "system.limits.sh" %}

@@ -1,0 +1,4 @@
+#!/bin/bash
+{% include "system.sh" %}
+{% include "docker.sh" %}
+{% include "scripts/finish.sh" %}

@@ -1,0 +1,2 @@
+# docker.sh from vendor/lib-docker
+systemctl start docker

@@ -1,0 +1,2 @@
+# scripts/finish.sh from vendor/lib-docker
+echo "{{ name }} finished"

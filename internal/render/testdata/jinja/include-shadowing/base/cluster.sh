@@ -1,0 +1,4 @@
+#!/bin/bash
+# cluster.sh from base
+{% include "docker.sh" %}
+{% include "mounts.sh" %}

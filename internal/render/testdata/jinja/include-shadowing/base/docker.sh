@@ -1,0 +1,1 @@
+# docker.sh from base (shadowed by overrides/docker.sh)

@@ -1,0 +1,1 @@
+# mounts.sh from base (only here)

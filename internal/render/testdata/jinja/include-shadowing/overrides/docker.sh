@@ -1,0 +1,1 @@
+# docker.sh from overrides: the first directory on search_path wins

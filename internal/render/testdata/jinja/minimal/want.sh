@@ -1,0 +1,3 @@
+#!/bin/bash
+echo "booting minimal"
+echo "only the cluster section is visible"

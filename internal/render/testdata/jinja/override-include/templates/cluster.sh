@@ -1,0 +1,5 @@
+#!/bin/bash
+{% include "service.yml" %}
+cat << 'EOF'
+{{ docker_compose.override_yaml }}
+EOF

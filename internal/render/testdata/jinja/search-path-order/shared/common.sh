@@ -1,0 +1,1 @@
+# common.sh from shared (shadowed by templates/common.sh)

@@ -1,0 +1,1 @@
+# extra.sh from shared

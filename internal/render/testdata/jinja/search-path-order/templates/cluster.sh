@@ -1,0 +1,2 @@
+#!/bin/bash
+# cluster.sh from templates (never used: ./cluster.sh wins)

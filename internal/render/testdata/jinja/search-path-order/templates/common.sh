@@ -1,0 +1,1 @@
+# common.sh from templates

@@ -1,0 +1,1 @@
+# no-newline.sh has no newline at the end

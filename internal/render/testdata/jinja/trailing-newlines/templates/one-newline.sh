@@ -1,0 +1,1 @@
+# one-newline.sh ends with one newline (dropped when loaded)

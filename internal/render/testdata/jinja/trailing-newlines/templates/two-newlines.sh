@@ -1,0 +1,2 @@
+# two-newlines.sh ends with two newlines (only the last is dropped)
+
