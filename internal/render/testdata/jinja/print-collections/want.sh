@@ -1,6 +1,6 @@
 #!/bin/bash
 # lists and mappings print as Python reprs
-GROUPS="['sg-abc123', 'sg-def456']"
+SECURITY_GROUPS="['sg-abc123', 'sg-def456']"
 TAGS="{'Team': 'platform', 'CostCenter': 4417, 'Critical': True}"
 VOLUMES="[{'name': 'data', 'size': '10G', 'meta': {'format': True, 'mount': '/data', 'options': None}}]"
 TRIGGERS="{True: 'start', False: 'stop'}" ON=start

@@ -1,6 +1,6 @@
 #!/bin/bash
 # lists and mappings print as Python reprs
-GROUPS="{{ aws.security_groups }}"
+SECURITY_GROUPS="{{ aws.security_groups }}"
 TAGS="{{ aws.tags }}"
 VOLUMES="{{ aws.volumes }}"
 TRIGGERS="{{ aws.triggers }}" ON={{ aws.triggers[true] }}
