@@ -365,3 +365,29 @@ func kvs(m *Mapping, key string) []KeyValue {
 	}
 	return out
 }
+
+// Nodes returns the static nodes of the cluster's provider section
+// (`aws.nodes` or `local.nodes`).
+func (c *Cluster) Nodes() []Node {
+	switch {
+	case c.Provider == "aws" && c.AWS != nil:
+		return c.AWS.Nodes
+	case c.Provider == "local" && c.Local != nil:
+		return c.Local.Nodes
+	}
+	return nil
+}
+
+// NodeIDValue returns a node's id as the config wrote it (an integer id
+// stays an integer), for templates' `_node_id`.
+func (c *Cluster) NodeIDValue(n Node) any {
+	sec := mapping(c.Data, c.Provider)
+	if l := list(sec, "nodes"); n.Index < len(l) {
+		if nm, ok := l[n.Index].(*Mapping); ok {
+			if v, ok := nm.Get("id"); ok {
+				return v
+			}
+		}
+	}
+	return n.ID
+}

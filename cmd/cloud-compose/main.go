@@ -1,0 +1,23 @@
+// Command cloud-compose launches and replaces servers described in
+// cloud-compose.yml. See the README.
+package main
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/cloud-compose/cloud-compose-go/internal/app"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	err := app.Run(ctx, app.Streams{In: os.Stdin, Out: os.Stdout, ErrOut: os.Stderr}, os.Args[1:])
+	stop()
+	if app.Report(err) {
+		fmt.Fprintln(os.Stderr, "error: "+err.Error())
+	}
+	os.Exit(app.ExitCode(err))
+}

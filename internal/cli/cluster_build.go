@@ -1,0 +1,58 @@
+package cli
+
+import (
+	"fmt"
+	"strings"
+
+	"github.com/spf13/cobra"
+
+	"github.com/cloud-compose/cloud-compose-go/internal/render"
+)
+
+type clusterBuildFlags struct {
+	node string
+}
+
+func newClusterBuildCommand(g *globals) *cobra.Command {
+	f := &clusterBuildFlags{}
+	cmd := &cobra.Command{
+		Use:   "build",
+		Short: "Print the boot script (cloud-init user data)",
+		Long: `Renders cluster.sh from the template search path with the cluster's data and
+prints it, as the original's "cluster build" did: no image lookup, no
+snapshot lookup, and no _node_id unless --node is given.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error { return f.run(g) },
+	}
+	cmd.Flags().StringVar(&f.node, "node", "", "render for this node id (sets _node_id)")
+	return cmd
+}
+
+func (f *clusterBuildFlags) run(g *globals) error {
+	p, err := g.loadCluster()
+	if err != nil {
+		return err
+	}
+	opts := render.Options{}
+	if f.node != "" {
+		var ids []string
+		for _, n := range p.cluster.Nodes() {
+			ids = append(ids, n.ID)
+			if n.ID == f.node {
+				opts.NodeID = p.cluster.NodeIDValue(n)
+			}
+		}
+		if opts.NodeID == nil {
+			if len(ids) == 0 {
+				return usageErrorf("--node %s: the cluster has no nodes", f.node)
+			}
+			return usageErrorf("--node %s: no such node; the nodes are %s", f.node, strings.Join(ids, ", "))
+		}
+	}
+	out, err := p.render.Build(p.cluster, opts)
+	if err != nil {
+		return err
+	}
+	_, err = fmt.Fprintln(g.streams.Out, out)
+	return err
+}

@@ -1,0 +1,41 @@
+package cli
+
+import (
+	"fmt"
+
+	"github.com/spf13/cobra"
+)
+
+func newClusterCleanupCommand(g *globals) *cobra.Command {
+	return &cobra.Command{
+		Use:   "cleanup",
+		Short: "Remove what the cluster leaves behind once it has no instances",
+		Long: `AWS auto scaling mode: deletes the group once it has no instances, then its
+launch template. Local provider: forgets terminated instances and deletes
+their volumes that were not kept.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			e, err := g.openEngine(cmd.Context(), engineOptions{})
+			if err != nil {
+				return err
+			}
+			removed, err := e.Cleanup(cmd.Context())
+			if err != nil {
+				return err
+			}
+			if g.json() {
+				if removed == nil {
+					removed = []string{}
+				}
+				return g.printJSON(map[string]any{"cluster": e.Cluster.Name, "removed": removed})
+			}
+			if len(removed) == 0 {
+				fmt.Fprintln(g.streams.Out, "nothing to clean up")
+			}
+			for _, r := range removed {
+				fmt.Fprintf(g.streams.Out, "removed %s\n", r)
+			}
+			return nil
+		},
+	}
+}

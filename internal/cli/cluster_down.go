@@ -1,0 +1,105 @@
+package cli
+
+import (
+	"bufio"
+	"errors"
+	"fmt"
+	"strings"
+	"text/tabwriter"
+
+	"github.com/spf13/cobra"
+
+	"github.com/cloud-compose/cloud-compose-go/internal/cluster"
+	"github.com/cloud-compose/cloud-compose-go/internal/provider"
+)
+
+type clusterDownFlags struct {
+	force, noForce bool
+	yes            bool
+	noWait         bool
+}
+
+func newClusterDownCommand(g *globals) *cobra.Command {
+	f := &clusterDownFlags{}
+	cmd := &cobra.Command{
+		Use:   "down",
+		Short: "Terminate the cluster's instances",
+		Long: `Terminates every instance tagged with the cluster's name (never instances found
+by IP alone). Instances with termination protection stop the command unless
+--force, which turns protection off first. On a terminal it asks first,
+unless --yes.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error { return f.run(cmd, g) },
+	}
+	fl := cmd.Flags()
+	fl.BoolVar(&f.force, "force", false, "turn termination protection off first")
+	fl.BoolVar(&f.noForce, "no-force", false, "keep termination protection (the default)")
+	fl.BoolVarP(&f.yes, "yes", "y", false, "do not ask for confirmation")
+	fl.BoolVar(&f.noWait, "no-wait", false, "return once termination has started")
+	return cmd
+}
+
+func (f *clusterDownFlags) run(cmd *cobra.Command, g *globals) error {
+	ctx := cmd.Context()
+	e, err := g.openEngine(ctx, engineOptions{})
+	if err != nil {
+		return err
+	}
+	insts, err := e.Observe(ctx)
+	if err != nil {
+		return err
+	}
+	if len(insts) == 0 {
+		if g.json() {
+			return g.printJSON(cluster.DownResult{Cluster: e.Cluster.Name, Terminated: []provider.Instance{}})
+		}
+		fmt.Fprintf(g.streams.Out, "cluster %s has no instances\n", e.Cluster.Name)
+		return nil
+	}
+	if !f.yes && isTerminal(g.streams.In) && isTerminal(g.streams.ErrOut) {
+		fmt.Fprintf(g.streams.ErrOut, "Terminate %d instance(s) of cluster %s?\n", len(insts), e.Cluster.Name)
+		printInstances(g, insts)
+		fmt.Fprint(g.streams.ErrOut, "Type yes to continue: ")
+		line, _ := bufio.NewReader(g.streams.In).ReadString('\n')
+		if a := strings.TrimSpace(strings.ToLower(line)); a != "yes" && a != "y" {
+			return &ExitError{Code: ExitFailed, Err: errors.New("cancelled: nothing terminated")}
+		}
+	}
+	res, err := e.Down(ctx, insts, cluster.DownOptions{Force: f.force && !f.noForce, NoWait: f.noWait})
+	var pe *provider.ProtectedError
+	if errors.As(err, &pe) {
+		fmt.Fprintf(g.streams.ErrOut, "Termination protection is on for:\n")
+		printInstancesTo(g.streams.ErrOut, pe.Instances)
+		return fmt.Errorf("nothing terminated: %d instance(s) are protected; run `cloud-compose cluster down --force` to turn protection off and terminate", len(pe.Instances))
+	}
+	if res != nil {
+		if g.json() {
+			if jerr := g.printJSON(res); jerr != nil {
+				return jerr
+			}
+		} else {
+			verb := "terminated"
+			if f.noWait {
+				verb = "terminating"
+			}
+			if res.Group != "" {
+				fmt.Fprintf(g.streams.Out, "auto scaling group %s scaled to 0\n", res.Group)
+			}
+			for _, i := range res.Terminated {
+				fmt.Fprintf(g.streams.Out, "%s %s %s (%s)\n", verb, i.ID, cluster.NodeName(e.Cluster.Name, dash(i.NodeID)), dash(i.IP))
+			}
+		}
+	}
+	return err
+}
+
+func printInstances(g *globals, insts []provider.Instance) { printInstancesTo(g.streams.ErrOut, insts) }
+
+func printInstancesTo(w interface{ Write([]byte) (int, error) }, insts []provider.Instance) {
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "  NODE\tINSTANCE\tSTATE\tIP")
+	for _, i := range insts {
+		fmt.Fprintf(tw, "  %s\t%s\t%s\t%s\n", dash(i.NodeID), i.ID, i.State, dash(i.IP))
+	}
+	tw.Flush()
+}

@@ -1,0 +1,54 @@
+package cli
+
+import (
+	"fmt"
+	"text/tabwriter"
+	"time"
+
+	"github.com/spf13/cobra"
+)
+
+func newClusterStatusCommand(g *globals) *cobra.Command {
+	return &cobra.Command{
+		Use:   "status",
+		Short: "Show each node's instance",
+		Long: `One row per configured node: its instance, state, IP, image, type and launch
+time. Instances of the cluster that match no configured node are listed as
+orphan. -o json prints {"cluster": NAME, "nodes": [...]}.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			e, err := g.openEngine(cmd.Context(), engineOptions{})
+			if err != nil {
+				return err
+			}
+			st, err := e.Status(cmd.Context())
+			if err != nil {
+				return err
+			}
+			if g.json() {
+				return g.printJSON(st)
+			}
+			tw := tabwriter.NewWriter(g.streams.Out, 0, 4, 2, ' ', 0)
+			fmt.Fprintln(tw, "NODE\tINSTANCE\tSTATE\tIP\tIMAGE\tTYPE\tLAUNCHED")
+			for _, r := range st.Nodes {
+				id := r.ID
+				if r.Orphan {
+					id = "orphan"
+					if r.ID != "" {
+						id += " (" + r.ID + ")"
+					}
+				}
+				state := r.State
+				if r.ExitCode != nil {
+					state = fmt.Sprintf("%s (exit %d)", state, *r.ExitCode)
+				}
+				launched := "-"
+				if r.Launched != nil {
+					launched = r.Launched.Local().Format(time.DateTime)
+				}
+				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", id, dash(r.InstanceID), state, dash(r.IP), dash(r.Image), dash(r.Type), launched)
+			}
+			return tw.Flush()
+		},
+	}
+}

@@ -1,0 +1,131 @@
+package cli
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"runtime/debug"
+
+	"github.com/spf13/cobra"
+)
+
+// Output formats for -o.
+const (
+	OutputText = "text"
+	OutputJSON = "json"
+)
+
+// globals are the flags every command has.
+type globals struct {
+	streams IOStreams
+	dir     string
+	file    string
+	output  string
+	verbose bool
+	noColor bool
+	log     *slog.Logger
+}
+
+func (g *globals) json() bool { return g.output == OutputJSON }
+
+// Version is set at build time (-ldflags "-X ...cli.Version=v1.2.3"); it
+// falls back to the module version Go recorded.
+var Version = ""
+
+func version() string {
+	if Version != "" {
+		return Version
+	}
+	if bi, ok := debug.ReadBuildInfo(); ok && bi.Main.Version != "" {
+		return bi.Main.Version
+	}
+	return "(devel)"
+}
+
+// Execute runs the command line args (without the program name).
+func Execute(ctx context.Context, s IOStreams, args []string) error {
+	g := &globals{streams: s}
+	if name, rest, ok := externalPlugin(args); ok {
+		return runExternal(ctx, g, args, name, rest)
+	}
+	root := newRootCommand(g)
+	root.SetArgs(args)
+	root.SetIn(s.In)
+	root.SetOut(s.Out)
+	root.SetErr(s.ErrOut)
+	_, err := root.ExecuteContextC(ctx)
+	return err
+}
+
+// builtins are the top-level commands; any other first word is an external
+// plugin `cloud-compose-<word>` on PATH.
+var builtins = map[string]bool{
+	"cluster": true, "config": true, "image": true, "completion": true, "help": true,
+	"__complete": true, "__completeNoDesc": true, "__local-supervisor": true, "__demo-service": true,
+}
+
+func newRootCommand(g *globals) *cobra.Command {
+	root := &cobra.Command{
+		Use:   "cloud-compose",
+		Short: "Immutable infrastructure from cloud-compose.yml",
+		Long: `cloud-compose launches servers described in cloud-compose.yml, with a boot
+script rendered from Jinja2 templates, and replaces them instead of changing
+them in place. It reads projects written for the Python cloud-compose tools
+unchanged.`,
+		Version:       version(),
+		SilenceUsage:  true,
+		SilenceErrors: true,
+		Args:          cobra.NoArgs,
+		PersistentPreRunE: func(cmd *cobra.Command, _ []string) error {
+			return g.setup()
+		},
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			return listPlugins(cmd, g)
+		},
+	}
+	f := root.PersistentFlags()
+	f.StringVarP(&g.dir, "dir", "C", ".", "project directory")
+	f.StringVarP(&g.file, "file", "f", "", "config file (default: the first of cloud-compose/cloud-compose.yml, cloud-compose/cloud-compose.yaml, cloud-compose.yml, cloud-compose.yaml)")
+	f.StringVarP(&g.output, "output", "o", OutputText, "output format: text or json")
+	f.BoolVarP(&g.verbose, "verbose", "v", false, "log debug details to stderr")
+	f.BoolVar(&g.noColor, "no-color", false, "no colours in output (also when NO_COLOR is set)")
+	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return &UsageError{Err: err} })
+	root.AddCommand(
+		newClusterCommand(g),
+		newConfigCommand(g),
+	)
+	return root
+}
+
+// setup checks the global flags and starts the logger.
+func (g *globals) setup() error {
+	if g.output != OutputText && g.output != OutputJSON {
+		return usageErrorf("-o %s: the output format must be text or json", g.output)
+	}
+	if os.Getenv("NO_COLOR") != "" {
+		g.noColor = true
+	}
+	level := slog.LevelWarn
+	if g.verbose {
+		level = slog.LevelDebug
+	}
+	var w io.Writer = g.streams.ErrOut
+	g.log = slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: level}))
+	if st, err := os.Stat(g.dir); err != nil || !st.IsDir() {
+		return usageErrorf("-C %s: not a directory", g.dir)
+	}
+	abs, err := filepath.Abs(g.dir)
+	if err != nil {
+		return err
+	}
+	g.dir = abs
+	return nil
+}
+
+// warnf prints a warning to stderr.
+func (g *globals) warnf(format string, args ...any) {
+	fmt.Fprintf(g.streams.ErrOut, "warning: "+format+"\n", args...)
+}

@@ -1,0 +1,89 @@
+package cluster
+
+import (
+	"context"
+	"fmt"
+	"io"
+
+	"github.com/cloud-compose/cloud-compose-go/internal/provider"
+)
+
+// DownOptions are `down`'s flags.
+type DownOptions struct {
+	Force  bool // turn termination protection off first
+	NoWait bool // return once termination has started
+}
+
+// DownResult is what `down` did.
+type DownResult struct {
+	Cluster    string              `json:"cluster"`
+	Terminated []provider.Instance `json:"terminated"`
+	Group      string              `json:"group,omitempty"`
+}
+
+// Down terminates the given instances of the cluster (found by Observe:
+// by tag, never by IP alone). In group mode it scales the group to zero.
+// Termination protection without force terminates nothing and returns a
+// *provider.ProtectedError.
+func (e *Engine) Down(ctx context.Context, instances []provider.Instance, opts DownOptions) (*DownResult, error) {
+	res := &DownResult{Cluster: e.Cluster.Name, Terminated: []provider.Instance{}}
+	if g, ok := e.Provider.(provider.GroupProvider); ok && g.GroupMode() {
+		if err := g.ScaleGroupToZero(ctx, e.ID); err != nil {
+			return nil, err
+		}
+		res.Group = e.Cluster.Name
+		res.Terminated = instances
+		return res, nil
+	}
+	var ids []string
+	for _, i := range instances {
+		if i.State != provider.Terminated {
+			ids = append(ids, i.ID)
+		}
+	}
+	if len(ids) == 0 {
+		return res, nil
+	}
+	if err := e.Provider.Terminate(ctx, ids, opts.Force); err != nil {
+		return nil, err
+	}
+	res.Terminated = instances
+	if opts.NoWait {
+		return res, nil
+	}
+	if err := e.Provider.WaitTerminated(ctx, ids); err != nil {
+		return res, fmt.Errorf("wait until terminated: %w", err)
+	}
+	return res, nil
+}
+
+// Cleanup removes what the cluster leaves behind, where the provider has
+// something to remove.
+func (e *Engine) Cleanup(ctx context.Context) ([]string, error) {
+	c, ok := e.Provider.(provider.Cleaner)
+	if !ok {
+		return nil, nil
+	}
+	return c.Cleanup(ctx, e.ID)
+}
+
+// ErrUnsupported is wrapped when a provider lacks a capability.
+var ErrUnsupported = fmt.Errorf("not supported by this provider")
+
+// Snapshot snapshots the cluster's data volumes.
+func (e *Engine) Snapshot(ctx context.Context) ([]provider.Snapshot, error) {
+	s, ok := e.Provider.(provider.Snapshotter)
+	if !ok {
+		return nil, fmt.Errorf("snapshot: %w (provider %s)", ErrUnsupported, e.Cluster.Provider)
+	}
+	return s.Snapshot(ctx, e.ID)
+}
+
+// Logs writes the boot log of instance id.
+func (e *Engine) Logs(ctx context.Context, id string, w io.Writer, follow bool, tail int) error {
+	l, ok := e.Provider.(provider.LogReader)
+	if !ok {
+		return fmt.Errorf("logs: %w (provider %s); read the instance's console output in the cloud's console", ErrUnsupported, e.Cluster.Provider)
+	}
+	return l.Logs(ctx, id, w, follow, tail)
+}

@@ -1,0 +1,238 @@
+package provider
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"sort"
+	"sync"
+	"time"
+
+	"github.com/cloud-compose/cloud-compose-go/internal/config"
+)
+
+// Tags every provider puts on what it creates, at creation time.
+const (
+	TagCluster    = "ClusterName" // as the original
+	TagName       = "Name"        // <cluster>-<node id>, as the original
+	TagNode       = "cloud-compose:node"
+	TagEnv        = "cloud-compose:env"
+	TagGeneration = "cloud-compose:generation"
+	TagSpec       = "cloud-compose:spec"
+)
+
+// ClusterID identifies a cluster in a cloud.
+type ClusterID struct {
+	Name string
+	Env  string // environment name; "" for the default
+}
+
+// State is an instance's life-cycle state. Providers map their own states
+// onto these (EC2's names; the local provider adds Failed).
+type State string
+
+const (
+	Pending      State = "pending"
+	Running      State = "running"
+	ShuttingDown State = "shutting-down"
+	Stopping     State = "stopping"
+	Stopped      State = "stopped" // local: the boot script exited 0
+	Failed       State = "failed"  // local: the boot script exited non-zero or died
+	Terminated   State = "terminated"
+)
+
+// Live reports whether an instance in this state counts as existing for
+// `up`: pending or running. Stopped and failed instances are replaced.
+func (s State) Live() bool { return s == Pending || s == Running }
+
+// Instance is one server as the cloud reports it.
+type Instance struct {
+	ID         string            `json:"instance_id"`
+	NodeID     string            `json:"id"` // from TagNode; "" when untagged
+	State      State             `json:"state"`
+	IP         string            `json:"ip"`
+	Image      string            `json:"image"`
+	Type       string            `json:"type"`
+	Launched   time.Time         `json:"launched"`
+	Spec       string            `json:"-"` // TagSpec
+	Protected  bool              `json:"-"` // termination protection
+	ExitCode   *int              `json:"exit_code,omitempty"`
+	Tags       map[string]string `json:"-"`
+	Generation string            `json:"-"`
+}
+
+// Image is a resolved machine image.
+type Image struct {
+	ID         string
+	Name       string
+	RootDevice string
+	Created    time.Time
+}
+
+// UpOptions are the original's `up` flags, for the provider's preparation.
+type UpOptions struct {
+	UseSnapshots    bool
+	UpgradeImage    bool
+	SnapshotCluster string    // "" = this cluster
+	SnapshotTime    time.Time // zero = now
+}
+
+// LaunchSpec is everything needed to launch one node. UserData is the
+// rendered, packed boot script.
+type LaunchSpec struct {
+	Cluster  ClusterID
+	Node     config.Node
+	UserData string
+	// Env is the `environment:` variables (exported values), for providers
+	// that pass them to the node (local).
+	Env []config.KeyValue
+	// Generation is recorded in TagGeneration.
+	Generation string
+}
+
+// Provider is a cloud the engine can run a cluster on.
+type Provider interface {
+	// Prepare resolves what launches need before rendering (image,
+	// snapshots, IAM, log groups) and writes what templates read back into
+	// data (the `cluster:` mapping): e.g. aws.ami, aws.ami_name, a volume's
+	// snapshot. observed is the cluster's current instances.
+	Prepare(ctx context.Context, data *config.Mapping, observed []Instance, opts UpOptions) error
+	// Instances returns the cluster's instances that are not terminated.
+	Instances(ctx context.Context, cluster ClusterID) ([]Instance, error)
+	// Launch starts one node. It is idempotent for the same spec: a retried
+	// call never makes a second instance.
+	Launch(ctx context.Context, spec LaunchSpec) (Instance, error)
+	// WaitRunning waits until the instances run, then applies what must
+	// follow a launch (elastic IPs, source/dest check), and returns them.
+	WaitRunning(ctx context.Context, instances []Instance) ([]Instance, error)
+	// Terminate terminates instances. With force, termination protection
+	// is turned off first; without it, protected instances are an
+	// *ProtectedError and nothing is terminated.
+	Terminate(ctx context.Context, ids []string, force bool) error
+	// WaitTerminated waits until the instances are gone.
+	WaitTerminated(ctx context.Context, ids []string) error
+}
+
+// Optional capabilities, found by type assertion.
+
+// Cleaner removes what a cluster leaves behind once it has no instances
+// (AWS: the auto scaling group and its launch template).
+type Cleaner interface {
+	Cleanup(ctx context.Context, cluster ClusterID) ([]string, error)
+}
+
+// GroupProvider runs the cluster as a group of identical instances (AWS
+// auto scaling) instead of static nodes. userData is rendered with the
+// cluster name as `_node_id`, as the original did.
+type GroupProvider interface {
+	GroupMode() bool
+	EnsureGroup(ctx context.Context, cluster ClusterID, userData string) (GroupResult, error)
+	ScaleGroupToZero(ctx context.Context, cluster ClusterID) error
+}
+
+// GroupResult says what EnsureGroup did.
+type GroupResult struct {
+	Name    string
+	Action  string // created | updated | unchanged
+	Version string // launch template version
+	Size    int
+}
+
+// Snapshotter snapshots the cluster's data volumes.
+type Snapshotter interface {
+	Snapshot(ctx context.Context, cluster ClusterID) ([]Snapshot, error)
+}
+
+// Snapshot is one volume snapshot.
+type Snapshot struct {
+	ID      string    `json:"id"`
+	NodeID  string    `json:"node"`
+	Device  string    `json:"device"`
+	Created time.Time `json:"created"`
+}
+
+// LogReader reads an instance's boot log.
+type LogReader interface {
+	Logs(ctx context.Context, instanceID string, w io.Writer, follow bool, tail int) error
+}
+
+// ProtectedError lists instances whose termination protection stopped a
+// termination.
+type ProtectedError struct {
+	Instances []Instance
+}
+
+func (e *ProtectedError) Error() string {
+	return fmt.Sprintf("%d instance(s) have termination protection on", len(e.Instances))
+}
+
+// ErrProtected is matched by *ProtectedError.
+var ErrProtected = errors.New("termination protection is on")
+
+func (e *ProtectedError) Is(target error) bool { return target == ErrProtected }
+
+// IPInUseError says a node's IP is held by something that is not this
+// cluster's instance for that node.
+type IPInUseError struct {
+	IP     string
+	Holder string // e.g. "instance i-0abc of cluster other", "network interface eni-0123"
+}
+
+func (e *IPInUseError) Error() string {
+	return fmt.Sprintf("IP %s is in use by %s", e.IP, e.Holder)
+}
+
+// Factory opens a provider for a cluster.
+type Factory func(ctx context.Context, c *config.Cluster, opts Options) (Provider, error)
+
+// Options are what every provider may need from the command line.
+type Options struct {
+	// Parallel caps concurrent launches (0: the provider's default).
+	Parallel int
+	// Grace is how long a terminated instance may take to stop (local).
+	Grace time.Duration
+	// Log receives progress (stderr); may be nil.
+	Log io.Writer
+}
+
+var (
+	mu        sync.Mutex
+	factories = map[string]Factory{}
+)
+
+// Register makes a provider available by name; providers call it in init.
+func Register(name string, f Factory) {
+	mu.Lock()
+	defer mu.Unlock()
+	factories[name] = f
+}
+
+// Names returns the registered provider names.
+func Names() []string {
+	mu.Lock()
+	defer mu.Unlock()
+	out := make([]string, 0, len(factories))
+	for n := range factories {
+		out = append(out, n)
+	}
+	sort.Strings(out)
+	return out
+}
+
+// ErrNoProvider is wrapped when a cluster names no known provider.
+var ErrNoProvider = errors.New("no provider")
+
+// Open returns the provider the cluster selects.
+func Open(ctx context.Context, c *config.Cluster, opts Options) (Provider, error) {
+	if c.Provider == "" {
+		return nil, fmt.Errorf("%w: the cluster has neither an `aws:` nor a `local:` section (or set `provider:`)", ErrNoProvider)
+	}
+	mu.Lock()
+	f, ok := factories[c.Provider]
+	mu.Unlock()
+	if !ok {
+		return nil, fmt.Errorf("%w: provider %q is not built in (known: %v)", ErrNoProvider, c.Provider, Names())
+	}
+	return f(ctx, c, opts)
+}
