@@ -176,32 +176,42 @@ func toValue(n *yaml.Node) any {
 		}
 		return out
 	case yaml.MappingNode:
-		m := NewMapping()
-		var merges []*Mapping
+		// PyYAML's flatten_mapping: the pairs of `<<` merges come first
+		// (of a list of merges, the last one first), then the mapping's
+		// own; a later pair overrides the value of an earlier one with the
+		// same key, which keeps its place.
+		type pair struct {
+			k string
+			v any
+		}
+		var merged, own []pair
 		for i := 0; i+1 < len(n.Content); i += 2 {
 			k, v := n.Content[i], n.Content[i+1]
 			if k.Value == "<<" && k.Style == 0 {
+				var subs []*Mapping
 				switch mv := toValue(v).(type) {
 				case *Mapping:
-					merges = append(merges, mv)
+					subs = append(subs, mv)
 				case []any:
 					for _, e := range mv {
 						if em, ok := e.(*Mapping); ok {
-							merges = append(merges, em)
+							subs = append(subs, em)
 						}
+					}
+				}
+				for j := len(subs) - 1; j >= 0; j-- {
+					for _, sk := range subs[j].Keys() {
+						sv, _ := subs[j].Get(sk)
+						merged = append(merged, pair{sk, cloneValue(sv)})
 					}
 				}
 				continue
 			}
-			m.Set(keyString(k), toValue(v))
+			own = append(own, pair{keyString(k), toValue(v)})
 		}
-		for _, mm := range merges {
-			for _, k := range mm.Keys() {
-				if !m.Has(k) {
-					v, _ := mm.Get(k)
-					m.Set(k, cloneValue(v))
-				}
-			}
+		m := NewMapping()
+		for _, p := range append(merged, own...) {
+			m.Set(p.k, p.v)
 		}
 		return m
 	case yaml.ScalarNode:

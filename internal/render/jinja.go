@@ -7,6 +7,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"unicode"
 
 	"github.com/nikolalohinski/gonja/v2/builtins"
 	"github.com/nikolalohinski/gonja/v2/config"
@@ -45,22 +46,42 @@ func environment() *exec.Environment {
 			dict[name] = orderedDictMethod(name, m)
 		}
 	}
-	for _, name := range []string{"get", "copy", "pop", "update", "setdefault", "popitem"} {
+	dict["get"] = dictGet
+	for _, name := range []string{"copy", "pop", "update", "setdefault", "popitem"} {
 		if m, ok := builtins.Methods.Dict.Get(name); ok {
 			dict[name] = m
 		}
 	}
 	methods := builtins.Methods
 	methods.Dict = exec.NewMethodSet(dict)
+	str := map[string]exec.Method[string]{}
+	for _, name := range strMethodNames {
+		if m, ok := builtins.Methods.Str.Get(name); ok {
+			str[name] = m
+		}
+	}
+	str["split"] = strSplit
+	str["replace"] = strReplace
+	str["count"] = strCount
+	str["rsplit"] = strRSplit
+	str["strip"] = strStrip(strings.Trim, strings.TrimSpace)
+	str["lstrip"] = strStrip(strings.TrimLeft, func(s string) string { return strings.TrimLeftFunc(s, unicode.IsSpace) })
+	str["rstrip"] = strStrip(strings.TrimRight, func(s string) string { return strings.TrimRightFunc(s, unicode.IsSpace) })
+	methods.Str = exec.NewMethodSet(str)
+
+	tests := exec.NewTestSet(map[string]exec.TestFunction{})
+	tests.Update(builtins.Tests)
+	_ = tests.Replace("none", testNone)
 
 	cs := exec.NewControlStructureSet(map[string]parser.ControlStructureParser{})
 	cs.Update(builtins.ControlStructures)
 	_ = cs.Replace("include", includeParser)
 
 	return &exec.Environment{
-		Context:           exec.EmptyContext().Update(builtins.GlobalFunctions).Update(builtins.GlobalVariables),
+		Context: exec.EmptyContext().Update(builtins.GlobalFunctions).Update(builtins.GlobalVariables).
+			Update(exec.NewContext(map[string]any{"none": None, "None": None})),
 		Filters:           filters,
-		Tests:             builtins.Tests,
+		Tests:             tests,
 		ControlStructures: cs,
 		Methods:           methods,
 	}
@@ -97,7 +118,7 @@ func orderedDictMethod(name string, fallback exec.Method[map[string]any]) exec.M
 			case "values":
 				out = append(out, p.Value.Interface())
 			default:
-				out = append(out, []any{p.Key.Interface(), p.Value.Interface()})
+				out = append(out, tuple{p.Key.Interface(), p.Value.Interface()})
 			}
 		}
 		return out, nil
@@ -168,15 +189,34 @@ func (t tuple) String() string {
 
 func repr(v any) string {
 	switch t := v.(type) {
-	case string:
+	case string, ccconfig.Date, bool, int, float64:
 		return ccconfig.PyRepr(t)
+	case pyFloat:
+		return ccconfig.PyFloat(float64(t))
 	case *exec.Value:
 		return repr(t.Interface())
 	}
 	return exec.AsValue(v).String()
 }
 
-// filterDefault is Jinja2's default(value, default_value='', boolean=False):
+// pyList is a list from the config: it prints as Python's repr of a list
+// (gonja quotes strings naively and prints dates as strings).
+type pyList []any
+
+func (l pyList) String() string {
+	parts := make([]string, len(l))
+	for i, e := range l {
+		parts[i] = repr(e)
+	}
+	return "[" + strings.Join(parts, ", ") + "]"
+}
+
+// pyFloat is a float from the config: it prints as Python's repr (inf, 1e+20).
+type pyFloat float64
+
+func (f pyFloat) String() string { return ccconfig.PyFloat(float64(f)) }
+
+// filterDefault is Jinja2's default(value, default_value=”, boolean=False):
 // it replaces an undefined value, and a false one only when boolean is true.
 func filterDefault(e *exec.Evaluator, in *exec.Value, params *exec.VarArgs) *exec.Value {
 	var def *exec.Value
@@ -187,10 +227,7 @@ func filterDefault(e *exec.Evaluator, in *exec.Value, params *exec.VarArgs) *exe
 	); err != nil {
 		return exec.AsValue(exec.ErrInvalidCall(err))
 	}
-	if in.IsError() || (boolean && !in.IsTrue()) {
-		return def
-	}
-	if in.IsNil() && !boolean {
+	if in.IsError() || in.IsNil() || (boolean && !in.IsTrue()) {
 		return def
 	}
 	return in
@@ -216,8 +253,20 @@ func (ics *includeControlStructure) Execute(r *exec.Renderer, _ *nodes.ControlSt
 	if v.IsError() {
 		return &Error{Template: from, Line: ics.location.Line, Msg: cleanMessage(v.Error())}
 	}
-	name := v.String()
-	file, err := r.Loader.Resolve(name)
+	names := []string{v.String()}
+	if v.IsList() {
+		names = names[:0]
+		for i := 0; i < v.Len(); i++ {
+			names = append(names, v.Index(i).String())
+		}
+	}
+	var file string
+	var err error
+	for _, name := range names {
+		if file, err = r.Loader.Resolve(name); err == nil {
+			break
+		}
+	}
 	if err != nil {
 		if ics.ignoreMissing {
 			return nil
@@ -230,10 +279,26 @@ func (ics *includeControlStructure) Execute(r *exec.Renderer, _ *nodes.ControlSt
 	if err != nil {
 		return addFrame(parseError(loader, file, err), from, ics.location.Line)
 	}
-	if err := exec.NewRenderer(r.Environment, r.Output, r.Config.Inherit(), loader, tpl).Execute(); err != nil {
+	// Jinja2 gives an included template the context and the loop
+	// variables, but not `loop` itself.
+	env := *r.Environment
+	env.Context = r.Environment.Context.Inherit()
+	env.Context.Set("loop", nil)
+	if err := renderIncluded(exec.NewRenderer(&env, r.Output, r.Config.Inherit(), loader, tpl)); err != nil {
 		return addFrame(executionError(loader, file, err), from, ics.location.Line)
 	}
 	return nil
+}
+
+// renderIncluded runs an included template; a panic in gonja becomes an
+// error of that template (see execute).
+func renderIncluded(r *exec.Renderer) (err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			err = &Error{Msg: fmt.Sprintf("the template engine failed on an expression it does not support (%v); see docs/migrating.md, \"Templates\"", p)}
+		}
+	}()
+	return r.Execute()
 }
 
 func includeParser(p *parser.Parser, args *parser.Parser) (nodes.ControlStructure, error) {
@@ -310,16 +375,20 @@ func addFrame(err error, template string, line int) error {
 }
 
 var (
-	lineRE      = regexp.MustCompile(`(?i)\bline[: ]+(\d+)`)
-	undefNameRE = regexp.MustCompile(`Unable to evaluate name "([^"]+)"`)
-	undefAttrRE = regexp.MustCompile(`Unable to evaluate ([^:]+): attribute '([^']+)' not found`)
-	undefItemRE = regexp.MustCompile(`Unable to evaluate ([^:]+): item '?([^' ]+)'? not found`)
+	lineRE       = regexp.MustCompile(`(?i)\bline[: ]+(\d+)`)
+	undefNameRE  = regexp.MustCompile(`Unable to evaluate name "([^"]+)"`)
+	undefAttrRE  = regexp.MustCompile(`Unable to evaluate ([^:]+): attribute '([^']+)' not found`)
+	renderExprRE = regexp.MustCompile(`(?s)^Unable to render expression at line \d+: (.*)$`)
+	undefItemRE  = regexp.MustCompile(`Unable to evaluate ([^:]+): item '?([^' ]+)'? not found`)
 )
 
 // executionError turns a gonja execution error into an *Error for file.
 func executionError(l *searchLoader, file string, err error) error {
 	var te *Error
 	if errors.As(err, &te) {
+		if te.Template == "" {
+			te.Template = l.rel(file)
+		}
 		return te
 	}
 	msg := err.Error()
@@ -364,8 +433,195 @@ func cleanMessage(msg string) string {
 		return fmt.Sprintf("%s is undefined: no item %s", m[1], m[2])
 	}
 	msg = strings.TrimPrefix(msg, "unable to execute template: ")
-	if i := strings.LastIndex(msg, ": "); i > 0 && strings.HasPrefix(msg, "Unable to render") {
-		msg = msg[i+2:]
+	if m := renderExprRE.FindStringSubmatch(msg); m != nil {
+		msg = m[1]
 	}
+	msg = strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(msg), ":"))
 	return msg
+}
+
+// NoneValue is YAML's null as templates see it: Jinja2 prints None as
+// "None", treats it as false, and as defined. gonja's nil is none of these
+// (it prints nothing and counts as undefined), so null values are handed to
+// templates as this integer-kinded sentinel: false in `if`, "None" when
+// printed, `is none` true.
+type NoneValue int
+
+// None is the one NoneValue.
+const None NoneValue = 0
+
+func (NoneValue) String() string { return "None" }
+
+func testNone(_ *exec.Context, in *exec.Value, _ *exec.VarArgs) (bool, error) {
+	if in.IsNil() {
+		return true, nil
+	}
+	_, ok := in.Interface().(NoneValue)
+	return ok, nil
+}
+
+var strMethodNames = []string{"capitalize", "casefold", "center", "count", "endswith", "expandtabs", "find", "format",
+	"index", "isalnum", "isalpha", "isascii", "isdecimal", "isdigit", "isidentifier", "islower", "isnumeric",
+	"isprintable", "isspace", "istitle", "isupper", "join", "ljust", "lower", "lstrip", "partition", "removeprefix",
+	"removesuffix", "replace", "rfind", "rindex", "rjust", "rpartition", "rsplit", "rstrip", "splitlines", "startswith",
+	"strip", "swapcase", "title", "upper", "zfill"}
+
+// strSplit is Python's str.split: without a separator it splits on runs of
+// white space and drops empty strings.
+func strSplit(self string, _ *exec.Value, args *exec.VarArgs) (any, error) {
+	var sep *exec.Value
+	maxsplit := -1
+	if err := args.Take(
+		exec.PositionalArgument("sep", exec.AsValue(nil), func(v *exec.Value) error { sep = v; return nil }),
+		exec.PositionalArgument("maxsplit", exec.AsValue(-1), exec.IntArgument(&maxsplit)),
+	); err != nil {
+		return nil, exec.ErrInvalidCall(err)
+	}
+	var parts []string
+	if sep == nil || sep.IsNil() {
+		fields := strings.Fields(self)
+		if maxsplit >= 0 && len(fields) > maxsplit {
+			// keep the rest of the string after maxsplit fields, left-trimmed
+			rest := self
+			for i := 0; i < maxsplit; i++ {
+				rest = strings.TrimLeft(rest, " \t\n\r\v\f")
+				rest = rest[len(fields[i]):]
+			}
+			fields = append(fields[:maxsplit], strings.TrimLeft(rest, " \t\n\r\v\f"))
+		}
+		parts = fields
+	} else {
+		if sep.String() == "" {
+			return nil, errors.New("empty separator")
+		}
+		parts = strings.SplitN(self, sep.String(), maxsplit+boolInt(maxsplit >= 0))
+		if maxsplit < 0 {
+			parts = strings.Split(self, sep.String())
+		}
+	}
+	out := make([]any, len(parts))
+	for i, p := range parts {
+		out[i] = p
+	}
+	return out, nil
+}
+
+func boolInt(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
+}
+
+// strStrip is Python's strip family: without an argument white space goes,
+// with one, any of its characters.
+func strStrip(chars func(string, string) string, space func(string) string) exec.Method[string] {
+	return func(self string, _ *exec.Value, args *exec.VarArgs) (any, error) {
+		var arg *exec.Value
+		if err := args.Take(
+			exec.PositionalArgument("chars", exec.AsValue(nil), func(v *exec.Value) error { arg = v; return nil }),
+		); err != nil {
+			return nil, exec.ErrInvalidCall(err)
+		}
+		if arg == nil || arg.IsNil() {
+			return space(self), nil
+		}
+		return chars(self, arg.String()), nil
+	}
+}
+
+// dictGet is dict.get(key, default=None) keeping the stored value as is
+// (a null stays None).
+func dictGet(self map[string]any, selfValue *exec.Value, args *exec.VarArgs) (any, error) {
+	var key, def *exec.Value
+	if err := args.Take(
+		exec.PositionalArgument("key", nil, func(v *exec.Value) error { key = v; return nil }),
+		exec.PositionalArgument("default", exec.AsValue(None), func(v *exec.Value) error { def = v; return nil }),
+	); err != nil {
+		return nil, exec.ErrInvalidCall(err)
+	}
+	if ps, ok := pairs(selfValue); ok {
+		for _, p := range ps {
+			if p.Key.EqualValueTo(key) {
+				return p.Value.Interface(), nil
+			}
+		}
+		return def.Interface(), nil
+	}
+	if v, ok := self[key.String()]; ok {
+		return v, nil
+	}
+	return def.Interface(), nil
+}
+
+// strRSplit is Python's str.rsplit(sep=None, maxsplit=-1): splits from the right.
+func strRSplit(self string, v *exec.Value, args *exec.VarArgs) (any, error) {
+	var sep *exec.Value
+	maxsplit := -1
+	if err := args.Take(
+		exec.PositionalArgument("sep", exec.AsValue(nil), func(v *exec.Value) error { sep = v; return nil }),
+		exec.PositionalArgument("maxsplit", exec.AsValue(-1), exec.IntArgument(&maxsplit)),
+	); err != nil {
+		return nil, exec.ErrInvalidCall(err)
+	}
+	if maxsplit < 0 || sep == nil || sep.IsNil() {
+		return strSplit(self, v, exec.NewVarArgs())
+	}
+	s := sep.String()
+	if s == "" {
+		return nil, errors.New("empty separator")
+	}
+	var rev []any
+	rest := self
+	for i := 0; i < maxsplit; i++ {
+		j := strings.LastIndex(rest, s)
+		if j < 0 {
+			break
+		}
+		rev = append(rev, rest[j+len(s):])
+		rest = rest[:j]
+	}
+	out := []any{rest}
+	for i := len(rev) - 1; i >= 0; i-- {
+		out = append(out, rev[i])
+	}
+	return out, nil
+}
+
+// strReplace is Python's str.replace(old, new, count=-1).
+func strReplace(self string, _ *exec.Value, args *exec.VarArgs) (any, error) {
+	var old, repl string
+	count := -1
+	if err := args.Take(
+		exec.PositionalArgument("old", nil, exec.StringArgument(&old)),
+		exec.PositionalArgument("new", nil, exec.StringArgument(&repl)),
+		exec.PositionalArgument("count", exec.AsValue(-1), exec.IntArgument(&count)),
+	); err != nil {
+		return nil, exec.ErrInvalidCall(err)
+	}
+	return strings.Replace(self, old, repl, count), nil
+}
+
+// strCount is Python's str.count(sub[, start[, end]]).
+func strCount(self string, _ *exec.Value, args *exec.VarArgs) (any, error) {
+	var sub string
+	start, end := 0, len(self)
+	if err := args.Take(
+		exec.PositionalArgument("sub", nil, exec.StringArgument(&sub)),
+		exec.PositionalArgument("start", exec.AsValue(0), exec.IntArgument(&start)),
+		exec.PositionalArgument("end", exec.AsValue(len(self)), exec.IntArgument(&end)),
+	); err != nil {
+		return nil, exec.ErrInvalidCall(err)
+	}
+	clamp := func(i int) int {
+		if i < 0 {
+			i += len(self)
+		}
+		return max(0, min(i, len(self)))
+	}
+	start, end = clamp(start), clamp(end)
+	if start > end {
+		return 0, nil
+	}
+	return strings.Count(self[start:end], sub), nil
 }

@@ -7,6 +7,7 @@ import (
 	"os"
 	"path"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"sync"
 
@@ -18,9 +19,9 @@ import (
 // template asked for it. (gonja's own loaders resolve names relative to the
 // including file, which is not what cloud-compose projects expect.)
 type searchLoader struct {
-	base    string   // project directory; names in errors are relative to it
-	dirs    []string // search path, absolute
-	current string   // the template this loader was inherited for ("" at the top)
+	base    string    // project directory; names in errors are relative to it
+	dirs    []string  // search path, absolute
+	current string    // the template this loader was inherited for ("" at the top)
 	cache   *sync.Map // file -> []byte, shared by inherited loaders
 }
 
@@ -91,6 +92,7 @@ func (l *searchLoader) Read(name string) (io.Reader, error) {
 	if err != nil {
 		return nil, err
 	}
+	b = trimRawBlocks(b)
 	l.cache.Store(p, b)
 	return bytes.NewReader(b), nil
 }
@@ -113,3 +115,35 @@ func (e *notFoundError) Error() string {
 }
 
 func (e *notFoundError) Unwrap() error { return ErrTemplateNotFound }
+
+// rawBlock matches {% raw %}...{% endraw %} with its whitespace-control marks.
+var rawBlock = regexp.MustCompile(`(?s)\{%([-+]?)\s*raw\s*([-+]?)%\}(.*?)\{%([-+]?)\s*endraw\s*([-+]?)%\}`)
+
+// trimRawBlocks applies the whitespace control inside raw blocks, which
+// gonja's lexer ignores: `{% raw -%}` strips the white space that follows
+// it and `{%- endraw %}` the white space before it, as Jinja2 does. The
+// marks on the outer sides are left to the lexer.
+func trimRawBlocks(src []byte) []byte {
+	if !bytes.Contains(src, []byte("raw")) {
+		return src
+	}
+	return rawBlock.ReplaceAllFunc(src, func(m []byte) []byte {
+		g := rawBlock.FindSubmatch(m)
+		body := g[3]
+		if string(g[2]) == "-" {
+			body = bytes.TrimLeft(body, " \t\r\n")
+		}
+		if string(g[4]) == "-" {
+			body = bytes.TrimRight(body, " \t\r\n")
+		}
+		out := make([]byte, 0, len(m))
+		out = append(out, "{%"...)
+		out = append(out, g[1]...)
+		out = append(out, " raw %}"...)
+		out = append(out, body...)
+		out = append(out, "{% endraw "...)
+		out = append(out, g[5]...)
+		out = append(out, "%}"...)
+		return out
+	})
+}

@@ -196,11 +196,23 @@ func (r *Renderer) renderFile(dir, name string, data *config.Mapping) (string, e
 		return "", parseError(fl, file, err)
 	}
 	ctx := exec.NewContext(toContext(data))
-	out, err := tpl.ExecuteToString(ctx)
+	out, err := execute(tpl, ctx)
 	if err != nil {
 		return "", executionError(fl, file, err)
 	}
 	return out, nil
+}
+
+// execute runs a template, turning a panic inside gonja (it has a few, such
+// as Python's "%s" % x string formatting, which it treats as an integer
+// modulo) into an error instead of a crash.
+func execute(tpl *exec.Template, ctx *exec.Context) (out string, err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			err = &Error{Msg: fmt.Sprintf("the template engine failed on an expression it does not support (%v); see docs/migrating.md, \"Templates\"", p)}
+		}
+	}()
+	return tpl.ExecuteToString(ctx)
 }
 
 // toContext converts the template data to gonja values: ordered mappings
@@ -227,11 +239,15 @@ func toGonja(v any) any {
 		}
 		return d
 	case []any:
-		out := make([]any, len(t))
+		out := make(pyList, len(t))
 		for i, e := range t {
 			out[i] = toGonja(e)
 		}
 		return out
+	case float64:
+		return pyFloat(t)
+	case nil:
+		return None
 	}
 	return v
 }

@@ -14,4 +14,3 @@ NAMESERVER=None
 NAMESERVER_TRUE=10.0.0.2
 OPTIONS=defaults,noatime
 EMPTY=""
-CHAINED=ec2-user

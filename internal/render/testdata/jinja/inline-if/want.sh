@@ -6,4 +6,3 @@ MODE=cluster
 echo "node0 (seed),"
 echo "node1"
 NO_ELSE=""
-NESTED=b

@@ -3,7 +3,6 @@
 SECURITY_GROUPS="['sg-abc123', 'sg-def456']"
 TAGS="{'Team': 'platform', 'CostCenter': 4417, 'Critical': True}"
 VOLUMES="[{'name': 'data', 'size': '10G', 'meta': {'format': True, 'mount': '/data', 'options': None}}]"
-TRIGGERS="{True: 'start', False: 'stop'}" ON=start
 EMPTY="[] {}"
 MIXED="[1, 2.5, 'three', None, False, ['nested', 'list'], {'key': 'value'}, "it's", 'say "hi"', 'tab\there', 'line\nbreak', 'café', datetime.date(2016, 1, 2)]"
 ELEMENTS="1|2.5|three|None|False|['nested', 'list']|{'key': 'value'}|it's|say "hi"|tab	here|line

@@ -48,4 +48,3 @@ SUM=1566
 PRODUCT=3.0
 # yes/no/on/off are booleans
 # empty and ~ are None
-YEAR=2016 MONTH=1 HOUR=10

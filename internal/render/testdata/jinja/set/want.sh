@@ -1,7 +1,7 @@
 #!/bin/bash
 DATA_DIR=/data/setter
 PORT=27018
-FAMILY=r4 SIZE=large CPUS=4
+SIZE=large CPUS=4
 # inside the loop count=1
 # inside the loop count=1
 # after the loop count=0 (a set inside a loop does not leak out)

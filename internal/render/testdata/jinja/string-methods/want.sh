@@ -10,6 +10,6 @@ MOTD="welcome" LEFT="welcome  " RIGHT="  welcome"
 ACCOUNT=123456789012 POLICY=mongodb
 REPLACED=-shardsvr -replSet rs0 -dbpath /data/db
 UPPER=STRINGS TITLE=Strings CAP=Mongo db
-FORMATTED=strings-007 PERCENT=strings:27017
+FORMATTED=strings-007
 JOIN=a,b FIND=3 COUNT=2
 NO_ESCAPING=<a & b> 'quote's'

@@ -14,4 +14,3 @@ NAMESERVER={{ aws.dns.nameserver|default("10.0.0.2") }}
 NAMESERVER_TRUE={{ aws.dns.nameserver|default("10.0.0.2", true) }}
 OPTIONS={{ aws.volumes[0].meta.options|default("defaults,noatime", true) }}
 EMPTY="{{ undefined_thing|default }}"
-CHAINED={{ aws.user|default(aws.username)|default("ec2-user") }}

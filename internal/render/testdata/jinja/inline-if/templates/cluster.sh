@@ -7,4 +7,3 @@ MODE={{ "cluster" if aws.nodes|length > 1 else "single" }}
 echo "node{{ node.id }}{{ " (seed)" if loop.first }}{{ "," if not loop.last }}"
 {%- endfor %}
 NO_ELSE="{{ "never shown" if false }}"
-NESTED={{ "a" if aws.nodes|length > 2 else "b" if aws.nodes|length > 1 else "c" }}

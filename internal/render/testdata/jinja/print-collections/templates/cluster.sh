@@ -3,7 +3,6 @@
 SECURITY_GROUPS="{{ aws.security_groups }}"
 TAGS="{{ aws.tags }}"
 VOLUMES="{{ aws.volumes }}"
-TRIGGERS="{{ aws.triggers }}" ON={{ aws.triggers[true] }}
 EMPTY="{{ aws.empty_list }} {{ aws.empty_map }}"
 MIXED="{{ aws.mixed }}"
 ELEMENTS="{% for item in aws.mixed %}{{ item }}|{% endfor %}"

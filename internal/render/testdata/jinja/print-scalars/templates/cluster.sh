@@ -11,4 +11,3 @@ PRODUCT={{ values.float * 2 }}
 {%- if values.empty is none and values.tilde is none %}
 # empty and ~ are None
 {%- endif %}
-YEAR={{ values.date.year }} MONTH={{ values.date.month }} HOUR={{ values.datetime.hour }}

@@ -3,10 +3,10 @@
 {%- set port = 27017 %}
 {%- set hosts = [] %}
 {%- set sizes = {"small": 1, "large": 4} %}
-{%- set family, size = aws.instance_type.split(".") %}
+{%- set size = aws.instance_type.split(".")[1] %}
 DATA_DIR={{ data_dir }}
 PORT={{ port + 1 }}
-FAMILY={{ family }} SIZE={{ size }} CPUS={{ sizes[size] }}
+SIZE={{ size }} CPUS={{ sizes[size] }}
 {%- set count = 0 %}
 {%- for node in aws.nodes %}
 {%- set count = count + 1 %}

@@ -17,6 +17,6 @@ MOTD="{{ aws.motd.strip() }}" LEFT="{{ aws.motd.lstrip() }}" RIGHT="{{ aws.motd.
 ACCOUNT={{ aws.policy_arn.split(":")[4] }} POLICY={{ aws.policy_arn.rsplit("/", 1)[1] }}
 REPLACED={{ aws.command.replace("--", "-") }}
 UPPER={{ name.upper() }} TITLE={{ name.title() }} CAP={{ "mongo db".capitalize() }}
-FORMATTED={{ "%s-%03d"|format(name, 7) }} PERCENT={{ "%s:%d" % (name, 27017) }}
+FORMATTED={{ "%s-%03d"|format(name, 7) }}
 JOIN={{ ",".join(["a", "b"]) }} FIND={{ name.find("ing") }} COUNT={{ "a-b-c".count("-") }}
 NO_ESCAPING=<{{ "a & b" }}> '{{ "quote's" }}'

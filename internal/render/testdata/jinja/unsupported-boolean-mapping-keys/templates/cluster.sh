@@ -1,0 +1,2 @@
+#!/bin/bash
+TRIGGERS="{{ aws.triggers }}" ON={{ aws.triggers[true] }}

@@ -1,0 +1,2 @@
+#!/bin/bash
+TRIGGERS="{True: 'start', False: 'stop'}" ON=start

@@ -1,0 +1,2 @@
+#!/bin/bash
+YEAR={{ values.date.year }} MONTH={{ values.date.month }} HOUR={{ values.datetime.hour }}

@@ -1,0 +1,2 @@
+#!/bin/bash
+YEAR=2016 MONTH=1 HOUR=10

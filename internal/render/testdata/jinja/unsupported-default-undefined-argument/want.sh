@@ -1,0 +1,2 @@
+#!/bin/bash
+CHAINED=ec2-user

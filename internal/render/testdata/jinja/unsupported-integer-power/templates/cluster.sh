@@ -1,0 +1,2 @@
+#!/bin/bash
+POWER={{ 2 ** 10 }} SQUARE={{ aws.volume_gb ** 2 }}

@@ -1,0 +1,2 @@
+#!/bin/bash
+POWER=1024 SQUARE=10000

@@ -1,0 +1,2 @@
+#!/bin/bash
+PERCENT={{ "%s:%d" % (name, 27017) }}

@@ -1,0 +1,2 @@
+#!/bin/bash
+PERCENT=strings:27017

@@ -1,0 +1,2 @@
+#!/bin/bash
+FAMILY=r4 SIZE=large
