@@ -90,6 +90,12 @@ func yamlSyntaxError(name string, err error) error {
 	if m := yamlLineRE.FindStringSubmatch(msg); m != nil {
 		line, _ = strconv.Atoi(m[1])
 		msg = m[2]
+		// yaml.v3 gives parser errors at the 0-based line of the mapping or
+		// list being parsed (scanner errors are already 1-based).
+		if strings.HasPrefix(msg, "did not find expected") {
+			line++
+			msg += " (in the list or mapping that starts on this line)"
+		}
 	}
 	msg = strings.TrimPrefix(msg, "yaml: ")
 	return &Error{Problems: []Problem{{File: name, Line: line, Msg: "YAML syntax error: " + msg}}}
@@ -127,7 +133,7 @@ func interpolate(n *yaml.Node, path string, lookup LookupFunc, p *problems) {
 			missing = append(missing, err)
 		}
 		for _, e := range missing {
-			var req template.MissingRequiredError
+			var req *template.MissingRequiredError
 			var inv *template.InvalidTemplateError
 			switch {
 			case errors.As(e, &req):
