@@ -96,6 +96,7 @@ unchanged.`,
 	root.AddCommand(
 		newClusterCommand(g),
 		newConfigCommand(g),
+		newDemoServiceCommand(g),
 	)
 	return root
 }
