@@ -117,13 +117,13 @@ func printUp(g *globals, res *cluster.UpResult) {
 		return
 	}
 	tw := tabwriter.NewWriter(g.streams.Out, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "NODE\tACTION\tINSTANCE\tNAME\tIP\tDETAIL")
+	fmt.Fprintln(tw, "NODE\tACTION\tINSTANCE\tNAME\tIP\tURL\tDETAIL")
 	for _, r := range res.Nodes {
 		detail := r.Reason
 		if r.Error != "" {
 			detail = r.Error
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", r.ID, r.Action, dash(r.InstanceID), r.Name, dash(r.IP), detail)
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", r.ID, r.Action, dash(r.InstanceID), r.Name, dash(r.IP), dash(r.URL), detail)
 	}
 	tw.Flush()
 }

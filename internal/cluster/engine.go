@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/cloud-compose/cloud-compose-go/internal/config"
+	"github.com/cloud-compose/cloud-compose-go/internal/health"
 	"github.com/cloud-compose/cloud-compose-go/internal/provider"
 	"github.com/cloud-compose/cloud-compose-go/internal/render"
 )
@@ -54,6 +55,7 @@ type NodeResult struct {
 	Action     string `json:"action"`
 	InstanceID string `json:"instance_id,omitempty"`
 	IP         string `json:"ip,omitempty"`
+	URL        string `json:"url,omitempty"`
 	Reason     string `json:"reason,omitempty"`
 	Error      string `json:"error,omitempty"`
 }
@@ -213,9 +215,12 @@ func (e *Engine) Up(ctx context.Context, opts UpOptions) (*UpResult, error) {
 				}
 			}
 		}
-		for _, inst := range running {
-			if idx, ok := launched[inst.ID]; ok && res.Nodes[idx].Action != ActionFailed {
-				e.progress(res.Nodes[idx])
+		e.waitHealthy(ctx, res, running, launched, &mu)
+	}
+	if chk := e.check(); chk != nil {
+		for i := range res.Nodes {
+			if res.Nodes[i].IP != "" && res.Nodes[i].Action != ActionFailed {
+				res.Nodes[i].URL = chk.URL(res.Nodes[i].IP)
 			}
 		}
 	}
@@ -229,6 +234,49 @@ func (e *Engine) Up(ctx context.Context, opts UpOptions) (*UpResult, error) {
 		return res, fmt.Errorf("%w: %d of %d nodes (%s)", ErrNodesFailed, len(failed), len(res.Nodes), strings.Join(failed, ", "))
 	}
 	return res, nil
+}
+
+// check is the cluster's health check, if it has one.
+func (e *Engine) check() *health.Check {
+	if e.Cluster.Health == nil {
+		return nil
+	}
+	return &health.Check{Port: e.Cluster.Health.Port, Path: e.Cluster.Health.Path}
+}
+
+// waitHealthy waits, node by node in parallel, until each new instance
+// passes the cluster's health check; one that does not in time is failed.
+func (e *Engine) waitHealthy(ctx context.Context, res *UpResult, running []provider.Instance, launched map[string]int, mu *sync.Mutex) {
+	chk := e.check()
+	timeout := health.DefaultTimeout
+	if e.Cluster.Health != nil && e.Cluster.Health.Timeout > 0 {
+		timeout = time.Duration(e.Cluster.Health.Timeout) * time.Second
+	}
+	var wg sync.WaitGroup
+	for _, inst := range running {
+		idx, ok := launched[inst.ID]
+		if !ok || res.Nodes[idx].Action == ActionFailed {
+			continue
+		}
+		wg.Add(1)
+		go func(r *NodeResult) {
+			defer wg.Done()
+			if chk != nil && r.IP != "" {
+				if err := chk.Wait(ctx, r.IP, timeout); err != nil {
+					e.fail(mu, r, err)
+					return
+				}
+				mu.Lock()
+				r.URL = chk.URL(r.IP)
+				mu.Unlock()
+			}
+			mu.Lock()
+			cp := *r
+			mu.Unlock()
+			e.progress(cp)
+		}(&res.Nodes[idx])
+	}
+	wg.Wait()
 }
 
 func contains(list []provider.Instance, id string) bool {

@@ -25,6 +25,7 @@ type Cluster struct {
 	Provider    string // "aws", "local", or "" when the config names none
 	Environment []KeyValue
 	Logging     Logging
+	Health      *Health
 	AWS         *AWS
 	Local       *Local
 
@@ -46,6 +47,13 @@ type Logging struct {
 	Driver    string
 	Group     string
 	Retention int
+}
+
+// Health is `cluster.health`: how `up` knows a new node serves.
+type Health struct {
+	Port    int
+	Path    string // HTTP path; empty for a TCP check
+	Timeout int    // seconds; 0 for the default
 }
 
 // AWS is `cluster.aws`.
@@ -134,6 +142,12 @@ func LoadCluster(doc *Document) (*Cluster, error) {
 		meta := mapping(lm, "meta")
 		c.Logging.Group = str(meta, "group")
 		c.Logging.Retention = integer(meta, "retention", DefaultLogRetention)
+	}
+	if hm := mapping(data, "health"); hm != nil {
+		c.Health = &Health{Port: integer(hm, "port", 0), Path: str(hm, "path"), Timeout: integer(hm, "timeout", 0)}
+		if c.Health.Path != "" && !strings.HasPrefix(c.Health.Path, "/") {
+			c.problem(p, []string{"health", "path"}, "must start with / (like /health)")
+		}
 	}
 	if am := mapping(data, "aws"); am != nil {
 		c.AWS = loadAWS(am)

@@ -75,6 +75,11 @@ var clusterSpec = &spec{kind: kMap, required: true, fields: map[string]*spec{
 	"provider":    {kind: kString, enum: []string{"aws", "local"}},
 	"environment": {kind: kScalarMap},
 	"secrets":     {kind: kAny},
+	"health": {kind: kMap, fields: map[string]*spec{
+		"port":    {kind: kInt, required: true},
+		"path":    {kind: kString},
+		"timeout": {kind: kInt},
+	}},
 	"logging": {kind: kMap, open: true, fields: map[string]*spec{
 		"driver": {kind: kString},
 		"meta": {kind: kMap, open: true, fields: map[string]*spec{
