@@ -1,0 +1,277 @@
+package local
+
+import (
+	"bytes"
+	"context"
+	"flag"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/cloud-compose/cloud-compose-go/internal/config"
+	"github.com/cloud-compose/cloud-compose-go/internal/provider"
+)
+
+// binary is the cloud-compose binary the tests' supervisors run.
+var binary string
+
+func TestMain(m *testing.M) {
+	flag.Parse()
+	if testing.Short() {
+		os.Exit(m.Run())
+	}
+	tmp, err := os.MkdirTemp("", "cloud-compose-local-test-")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	binary = filepath.Join(tmp, "cloud-compose")
+	build := exec.Command("go", "build", "-o", binary, "./internal/provider/local/testdata/cc")
+	build.Dir = moduleRoot()
+	if out, err := build.CombinedOutput(); err != nil {
+		fmt.Fprintf(os.Stderr, "build cloud-compose: %v\n%s", err, out)
+		os.RemoveAll(tmp)
+		os.Exit(1)
+	}
+	os.Setenv(EnvSelf, binary)
+	code := m.Run()
+	os.RemoveAll(tmp)
+	os.Exit(code)
+}
+
+func moduleRoot() string {
+	out, err := exec.Command("go", "env", "GOMOD").Output()
+	if err != nil {
+		panic(err)
+	}
+	return filepath.Dir(strings.TrimSpace(string(out)))
+}
+
+// harness is one test's private local cloud: its own store directory and
+// loopback network, and a cleanup that kills whatever is left of it.
+type harness struct {
+	t     *testing.T
+	dir   string
+	net   string // "127.A.B."
+	port  int
+	count int
+}
+
+func newHarness(t *testing.T) *harness {
+	t.Helper()
+	if testing.Short() {
+		t.Skip("integration test: starts real processes")
+	}
+	dir := t.TempDir()
+	t.Setenv(EnvDir, dir)
+	h := &harness{t: t, dir: dir, net: fmt.Sprintf("127.%d.%d.", 100+rand.IntN(150), rand.IntN(256)), port: 18080}
+	t.Cleanup(func() {
+		if pids := killUsing(dir); len(pids) > 0 {
+			t.Errorf("processes left running after the test (killed): %v", pids)
+		}
+	})
+	return h
+}
+
+func (h *harness) ip(i int) string { return h.net + strconv.Itoa(11+i) }
+
+func (h *harness) url(i int, path string) string {
+	return fmt.Sprintf("http://%s:%d%s", h.ip(i), h.port, path)
+}
+
+// demoScript is the quickstart's boot script, on the harness's port.
+func (h *harness) demoScript() string {
+	return fmt.Sprintf(`#!/bin/bash
+set -eu
+echo "booting node $NODE_ID of $CLUSTER_NAME on $INSTANCE_IP"
+exec "$CLOUD_COMPOSE_BIN" __demo-service --addr "$INSTANCE_IP:%d" --data "$VOLUME_DATA" --node "$NODE_ID"
+`, h.port)
+}
+
+// cluster returns a cluster of n nodes with a kept `data` volume and a
+// deleted `scratch` volume; extra is added to the local section.
+func (h *harness) cluster(name string, n int, extra string) *config.Cluster {
+	h.t.Helper()
+	var b strings.Builder
+	fmt.Fprintf(&b, "cluster:\n  name: %s\n  search_path: [templates]\n  local:\n", name)
+	b.WriteString(extra)
+	b.WriteString(`    volumes:
+      - name: data
+        size: 1G
+        mount: /data
+        delete_on_termination: false
+      - name: scratch
+        mount: /scratch
+    nodes:
+`)
+	for i := range n {
+		fmt.Fprintf(&b, "      - id: %d\n        ip: %s\n", i+1, h.ip(i))
+	}
+	return parseCluster(h.t, b.String())
+}
+
+func parseCluster(t *testing.T, src string) *config.Cluster {
+	t.Helper()
+	doc, err := config.Parse("cloud-compose.yml", []byte(src), func(string) (string, bool) { return "", false })
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := config.LoadCluster(doc)
+	if err != nil {
+		t.Fatalf("%v\n%s", err, src)
+	}
+	return c
+}
+
+func (h *harness) open(c *config.Cluster, grace time.Duration) *localProvider {
+	h.t.Helper()
+	p, err := provider.Open(context.Background(), c, provider.Options{Grace: grace})
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	return p.(*localProvider)
+}
+
+func specFor(c *config.Cluster, n config.Node, script string) provider.LaunchSpec {
+	return provider.LaunchSpec{Cluster: provider.ClusterID{Name: c.Name}, Node: n, UserData: script,
+		Env: []config.KeyValue{{Key: "GREETING", Value: "hello"}}, Generation: "g1"}
+}
+
+// up launches every node of c at once, as the engine does, and waits
+// until they run.
+func up(ctx context.Context, t *testing.T, p *localProvider, c *config.Cluster, script string, opts provider.UpOptions) []provider.Instance {
+	t.Helper()
+	observed, err := p.Instances(ctx, provider.ClusterID{Name: c.Name})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := p.Prepare(ctx, c.Data.Clone(), observed, opts); err != nil {
+		t.Fatal(err)
+	}
+	nodes := c.Nodes()
+	out := make([]provider.Instance, len(nodes))
+	errs := make([]error, len(nodes))
+	var wg sync.WaitGroup
+	for i, n := range nodes {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			out[i], errs[i] = p.Launch(ctx, specFor(c, n, script))
+		}()
+	}
+	wg.Wait()
+	for _, err := range errs {
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	running, err := p.WaitRunning(ctx, out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return running
+}
+
+func get(url string) (int, string, error) {
+	c := http.Client{Timeout: 2 * time.Second}
+	resp, err := c.Get(url)
+	if err != nil {
+		return 0, "", err
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(b), err
+}
+
+// waitHealthy polls url until it answers 200.
+func waitHealthy(t *testing.T, url string) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		code, _, err := get(url)
+		if err == nil && code == http.StatusOK {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%s not healthy after 10s: %d %v", url, code, err)
+		}
+		time.Sleep(25 * time.Millisecond)
+	}
+}
+
+// waitState polls until instance id has state want.
+func waitState(ctx context.Context, t *testing.T, p *localProvider, id string, want provider.State) provider.Instance {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		r, err := p.record(ctx, id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		in := r.instance()
+		if in.State == want {
+			return in
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("instance %s is %s after 10s, want %s", id, in.State, want)
+		}
+		time.Sleep(25 * time.Millisecond)
+	}
+}
+
+// processesUsing returns the live processes whose command line or
+// environment mentions s, read from the process table (not the store).
+func processesUsing(s string) []int {
+	var out []int
+	ents, _ := os.ReadDir("/proc")
+	for _, e := range ents {
+		pid, err := strconv.Atoi(e.Name())
+		if err != nil || pid == os.Getpid() {
+			continue
+		}
+		cmdline, _ := os.ReadFile("/proc/" + e.Name() + "/cmdline")
+		cmdline = bytes.ReplaceAll(cmdline, []byte{0}, []byte{' '})
+		environ, _ := os.ReadFile("/proc/" + e.Name() + "/environ")
+		if !bytes.Contains(cmdline, []byte(s)) && !bytes.Contains(environ, []byte(s)) {
+			continue
+		}
+		if st, ok := readStat(pid); ok && st.State != 'Z' {
+			out = append(out, pid)
+		}
+	}
+	return out
+}
+
+// killUsing SIGKILLs every process whose command line or environment
+// mentions s (supervisors name the store directory; every process of a
+// node has its root and volumes, which are in it, in its environment).
+func killUsing(s string) []int {
+	pids := processesUsing(s)
+	for range 50 {
+		left := processesUsing(s)
+		if len(left) == 0 {
+			break
+		}
+		for _, pid := range left {
+			_ = syscall.Kill(pid, syscall.SIGKILL)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	return pids
+}
+
+func ctxT(t *testing.T) context.Context {
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	t.Cleanup(cancel)
+	return ctx
+}

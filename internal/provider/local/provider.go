@@ -1,0 +1,743 @@
+package local
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"sort"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/cloud-compose/cloud-compose-go/internal/config"
+	"github.com/cloud-compose/cloud-compose-go/internal/provider"
+)
+
+// Name is the provider's name in `cluster.provider`.
+const Name = "local"
+
+// InstanceType is what local instances report as their type.
+const InstanceType = "local"
+
+func init() { provider.Register(Name, open) }
+
+// Errors of the local provider, wrapped with details.
+var (
+	// ErrNodeExists: a node already has a live instance with another spec.
+	ErrNodeExists = errors.New("node already has a live instance")
+	// ErrNotRunning: an instance stopped or failed while it was awaited.
+	ErrNotRunning = errors.New("instance is not running")
+)
+
+type localProvider struct {
+	cfg   *config.Cluster
+	local config.Local
+	store *store
+	grace time.Duration
+	log   io.Writer
+
+	mu       sync.Mutex
+	image    *imageRecord          // resolved by Prepare (or the first Launch)
+	restores map[string]restoreSet // volume name -> snapshots to restore new volumes from
+}
+
+var (
+	_ provider.Provider    = (*localProvider)(nil)
+	_ provider.Cleaner     = (*localProvider)(nil)
+	_ provider.Snapshotter = (*localProvider)(nil)
+	_ provider.LogReader   = (*localProvider)(nil)
+)
+
+func open(_ context.Context, c *config.Cluster, opts provider.Options) (provider.Provider, error) {
+	if err := checkNodes(c); err != nil {
+		return nil, err
+	}
+	s, err := defaultStore()
+	if err != nil {
+		return nil, err
+	}
+	p := &localProvider{cfg: c, store: s, grace: opts.Grace, log: opts.Log}
+	if c.Local != nil {
+		p.local = *c.Local
+	} else {
+		p.local.TerminateProtection = true
+	}
+	if p.grace <= 0 {
+		p.grace = DefaultGrace
+	}
+	if p.log == nil {
+		p.log = io.Discard
+	}
+	return p, nil
+}
+
+// Prepare resolves the image (written into the template data as
+// local.image_id and local.image_name) and, for new volumes, the snapshots
+// to restore (written into local.volumes[i].snapshot, as the original did
+// for EC2).
+func (p *localProvider) Prepare(ctx context.Context, data *config.Mapping, observed []provider.Instance, opts provider.UpOptions) error {
+	running := make([]string, 0, len(observed))
+	for _, in := range observed {
+		running = append(running, in.Image)
+	}
+	var img imageRecord
+	restores := map[string]restoreSet{}
+	err := p.store.view(ctx, func(t *txn) error {
+		var err error
+		img, err = resolveImage(t, p.local.Image, running, opts.UpgradeImage)
+		if err != nil {
+			return err
+		}
+		snaps, err := each[snapshotRecord](t, bucketSnapshots)
+		if err != nil {
+			return err
+		}
+		from := p.cfg.Name
+		if opts.SnapshotCluster != "" {
+			from = opts.SnapshotCluster
+		}
+		for _, v := range p.local.Volumes {
+			if v.Snapshot != "" {
+				rs, err := explicitSnapshot(snaps, v.Snapshot)
+				if err != nil {
+					return fmt.Errorf("volume %s: %w", v.Name, err)
+				}
+				restores[v.Name] = rs
+				continue
+			}
+			if !opts.UseSnapshots {
+				continue
+			}
+			if rs, ok := findSnapshots(snaps, from, envOf(p.cfg), device(v), opts.SnapshotTime); ok {
+				restores[v.Name] = rs
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	p.mu.Lock()
+	p.image, p.restores = &img, restores
+	p.mu.Unlock()
+
+	if data == nil {
+		return nil
+	}
+	sec, _ := data.Get(Name)
+	lm, ok := sec.(*config.Mapping)
+	if !ok {
+		lm = config.NewMapping()
+		data.Set(Name, lm)
+	}
+	lm.Set("image_id", img.ID)
+	lm.Set("image_name", img.Name)
+	if vl, ok := lm.Get("volumes"); ok {
+		if list, ok := vl.([]any); ok {
+			for _, v := range p.local.Volumes {
+				rs, ok := restores[v.Name]
+				if !ok || v.Index >= len(list) {
+					continue
+				}
+				if vm, ok := list[v.Index].(*config.Mapping); ok {
+					vm.Set("snapshot", rs.newest)
+				}
+			}
+		}
+	}
+	return nil
+}
+
+// envOf is the environment a cluster's records are kept under. The typed
+// config carries no environment name yet; the engine passes it in
+// ClusterID, which is what records use.
+func envOf(*config.Cluster) string { return "" }
+
+func (p *localProvider) resolved(ctx context.Context, cluster provider.ClusterID) (imageRecord, map[string]restoreSet, error) {
+	p.mu.Lock()
+	img, rs := p.image, p.restores
+	p.mu.Unlock()
+	if img != nil {
+		return *img, rs, nil
+	}
+	observed, err := p.Instances(ctx, cluster)
+	if err != nil {
+		return imageRecord{}, nil, err
+	}
+	if err := p.Prepare(ctx, nil, observed, provider.UpOptions{}); err != nil {
+		return imageRecord{}, nil, err
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return *p.image, p.restores, nil
+}
+
+// Instances returns the cluster's instances that are not terminated, with
+// their state as observed now: an instance whose supervisor died is failed.
+func (p *localProvider) Instances(ctx context.Context, cluster provider.ClusterID) ([]provider.Instance, error) {
+	var out []provider.Instance
+	err := p.store.view(ctx, func(t *txn) error {
+		recs, err := t.instances()
+		if err != nil {
+			return err
+		}
+		for i := range recs {
+			r := &recs[i]
+			if r.Cluster != cluster.Name || r.Env != cluster.Env || r.State == provider.Terminated {
+				continue
+			}
+			out = append(out, r.instance())
+		}
+		return nil
+	})
+	sort.Slice(out, func(i, j int) bool {
+		if out[i].NodeID != out[j].NodeID {
+			return out[i].NodeID < out[j].NodeID
+		}
+		return out[i].Launched.Before(out[j].Launched)
+	})
+	return out, err
+}
+
+// observed returns the record's state as it is now, and why when that
+// differs from what the record says.
+func (r *instanceRecord) observed() (provider.State, string) {
+	switch r.State {
+	case provider.Pending:
+		if r.Supervisor.PID != 0 {
+			if r.Supervisor.alive() {
+				return provider.Pending, ""
+			}
+			return provider.Failed, "its supervisor died while starting"
+		}
+		if r.Launcher.alive() {
+			return provider.Pending, ""
+		}
+		return provider.Failed, "the launch was interrupted before the supervisor started"
+	case provider.Running:
+		if r.Supervisor.alive() {
+			return provider.Running, ""
+		}
+		return provider.Failed, "its supervisor died"
+	}
+	return r.State, r.Reason
+}
+
+// owned reports whether a live process is responsible for the record: it
+// runs it, launches it or finishes its termination.
+func (r *instanceRecord) owned() bool {
+	return r.Supervisor.alive() || r.Reaper.alive() || (r.Supervisor.PID == 0 && r.Launcher.alive())
+}
+
+// live reports whether the record holds its node and IP.
+func (r *instanceRecord) live() bool {
+	switch st, _ := r.observed(); st {
+	case provider.Pending, provider.Running:
+		return true
+	case provider.ShuttingDown:
+		return r.owned()
+	}
+	return false
+}
+
+func (r *instanceRecord) instance() provider.Instance {
+	st, _ := r.observed()
+	tags := make(map[string]string, len(r.Tags))
+	for k, v := range r.Tags {
+		tags[k] = v
+	}
+	var code *int
+	if st == provider.Stopped || st == provider.Failed {
+		code = r.ExitCode
+	}
+	return provider.Instance{
+		ID: r.ID, NodeID: r.NodeID, State: st, IP: r.IP, Image: r.ImageID, Type: InstanceType,
+		Launched: r.Launched, Spec: r.Spec, Protected: r.Protected, ExitCode: code, Tags: tags,
+		Generation: r.Generation,
+	}
+}
+
+// spec hashes everything that defines a local server.
+func (p *localProvider) spec(img imageRecord, ls provider.LaunchSpec) string {
+	var env, vols, tags []string
+	for _, kv := range ls.Env {
+		env = append(env, kv.Key+"="+kv.Value)
+	}
+	for _, v := range p.local.Volumes {
+		vols = append(vols, fmt.Sprintf("%s:%s:%s:%t", v.Name, v.Size, v.Mount, v.DeleteOnTermination))
+	}
+	for _, kv := range p.local.Tags {
+		tags = append(tags, kv.Key+"="+kv.Value)
+	}
+	return provider.SpecHash(Name, img.ID, ls.Node.IP, ls.UserData,
+		strings.Join(env, "\x00"), strings.Join(vols, "\x00"), strings.Join(tags, "\x00"))
+}
+
+func (p *localProvider) tags(ls provider.LaunchSpec, spec string) map[string]string {
+	t := map[string]string{}
+	for _, kv := range p.local.Tags {
+		t[kv.Key] = kv.Value
+	}
+	t[provider.TagCluster] = ls.Cluster.Name
+	t[provider.TagName] = ls.Cluster.Name + "-" + ls.Node.ID
+	t[provider.TagNode] = ls.Node.ID
+	if ls.Cluster.Env != "" {
+		t[provider.TagEnv] = ls.Cluster.Env
+	}
+	if ls.Generation != "" {
+		t[provider.TagGeneration] = ls.Generation
+	}
+	t[provider.TagSpec] = spec
+	return t
+}
+
+// Launch claims the node and its IP in one store transaction, then starts
+// the instance's supervisor and returns once the supervisor has taken over.
+// A live instance of the same node with the same spec is returned as is
+// (so a retried or concurrent launch never makes a second one); a dead
+// instance of the node (stopped, failed, or abandoned) is retired first,
+// releasing its kept volumes to the new instance.
+func (p *localProvider) Launch(ctx context.Context, ls provider.LaunchSpec) (provider.Instance, error) {
+	if err := checkIP(ls.Node.IP); err != nil {
+		return provider.Instance{}, fmt.Errorf("launch node %s: %w", ls.Node.ID, err)
+	}
+	img, restores, err := p.resolved(ctx, ls.Cluster)
+	if err != nil {
+		return provider.Instance{}, fmt.Errorf("launch node %s: %w", ls.Node.ID, err)
+	}
+	spec := p.spec(img, ls)
+	for {
+		var existing, claimed *instanceRecord
+		var retire []instanceRecord
+		var leaving []string // being terminated: wait, then claim
+		err := p.store.update(ctx, func(t *txn) error {
+			recs, err := t.instances()
+			if err != nil {
+				return err
+			}
+			for i := range recs {
+				r := &recs[i]
+				if r.State == provider.Terminated {
+					continue
+				}
+				sameNode := r.Cluster == ls.Cluster.Name && r.Env == ls.Cluster.Env && r.NodeID == ls.Node.ID
+				if !r.live() {
+					if sameNode {
+						retire = append(retire, *r)
+					}
+					continue
+				}
+				switch {
+				case r.State == provider.ShuttingDown && (sameNode || r.IP == ls.Node.IP):
+					leaving = append(leaving, r.ID)
+				case sameNode && r.Spec == spec && r.IP == ls.Node.IP:
+					existing = r
+					return nil
+				case r.IP == ls.Node.IP:
+					return &provider.IPInUseError{IP: r.IP, Holder: fmt.Sprintf("local instance %s (node %s of cluster %s, %s)", r.ID, r.NodeID, r.Cluster, r.State)}
+				case sameNode:
+					return fmt.Errorf("%w: instance %s (%s, IP %s, another spec)", ErrNodeExists, r.ID, r.State, r.IP)
+				}
+			}
+			if len(retire) > 0 || len(leaving) > 0 {
+				return nil
+			}
+			claimed = p.newRecord(ls, img, spec)
+			return p.attachVolumes(t, claimed, restores)
+		})
+		if err != nil {
+			return provider.Instance{}, fmt.Errorf("launch node %s: %w", ls.Node.ID, err)
+		}
+		if existing != nil {
+			return existing.instance(), nil
+		}
+		if len(leaving) > 0 {
+			if err := p.WaitTerminated(ctx, leaving); err != nil {
+				return provider.Instance{}, fmt.Errorf("launch node %s: %w", ls.Node.ID, err)
+			}
+			continue
+		}
+		if claimed == nil {
+			for i := range retire {
+				fmt.Fprintf(p.log, "node %s: retiring %s instance %s\n", ls.Node.ID, retire[i].State, retire[i].ID)
+				if err := p.store.retire(ctx, retire[i].ID, p.grace); err != nil {
+					return provider.Instance{}, fmt.Errorf("launch node %s: retire %s: %w", ls.Node.ID, retire[i].ID, err)
+				}
+			}
+			continue
+		}
+		if err := p.start(ctx, claimed, ls.UserData); err != nil {
+			return provider.Instance{}, fmt.Errorf("launch node %s: %w", ls.Node.ID, err)
+		}
+		return claimed.instance(), nil
+	}
+}
+
+func (p *localProvider) newRecord(ls provider.LaunchSpec, img imageRecord, spec string) *instanceRecord {
+	return &instanceRecord{
+		ID: newID("i"), Cluster: ls.Cluster.Name, Env: ls.Cluster.Env, NodeID: ls.Node.ID, IP: ls.Node.IP,
+		ImageID: img.ID, ImageName: img.Name, State: provider.Pending, Spec: spec,
+		Protected: p.local.TerminateProtection, Tags: p.tags(ls, spec), Generation: ls.Generation,
+		Environ: ls.Env, Launched: time.Now().UTC(), Launcher: self(), Grace: p.grace,
+	}
+}
+
+// attachVolumes gives rec its volumes: a kept (delete_on_termination:
+// false), available volume of the same node and name if there is one, else
+// a new one, restored from a snapshot when Prepare found one.
+func (p *localProvider) attachVolumes(t *txn, rec *instanceRecord, restores map[string]restoreSet) error {
+	vols, err := t.volumes()
+	if err != nil {
+		return err
+	}
+	for _, v := range p.local.Volumes {
+		var vr *volumeRecord
+		if !v.DeleteOnTermination {
+			for i := range vols {
+				c := &vols[i]
+				if c.State == volumeAvailable && c.Cluster == rec.Cluster && c.Env == rec.Env && c.NodeID == rec.NodeID && c.Name == v.Name &&
+					(vr == nil || c.Created.After(vr.Created)) {
+					vr = c
+				}
+			}
+		}
+		if vr == nil {
+			vr = &volumeRecord{ID: newID("vol"), Cluster: rec.Cluster, Env: rec.Env, NodeID: rec.NodeID, Name: v.Name,
+				Device: device(v), SizeGB: v.SizeGB, Created: time.Now().UTC()}
+			if rs, ok := restores[v.Name]; ok {
+				vr.RestoreFrom = rs.forNode(rec.NodeID)
+			}
+		}
+		vr.State, vr.Instance, vr.DeleteOnTermination = volumeInUse, rec.ID, v.DeleteOnTermination
+		if err := t.putVolume(vr); err != nil {
+			return err
+		}
+		rec.Volumes = append(rec.Volumes, attachment{VolumeID: vr.ID, Name: v.Name, Mount: v.Mount})
+	}
+	return t.putInstance(rec)
+}
+
+// device is the name snapshots of a volume are tagged with: its block
+// device when the config names one, else its name.
+func device(v config.Volume) string {
+	if v.Block != "" {
+		return v.Block
+	}
+	return v.Name
+}
+
+// start writes the instance's files and starts its supervisor. On failure
+// or cancellation the claim is given up so the next launch starts clean.
+func (p *localProvider) start(ctx context.Context, rec *instanceRecord, userData string) error {
+	err := os.MkdirAll(p.store.instanceDir(rec.ID), 0o700)
+	if err == nil {
+		err = os.WriteFile(p.store.userDataPath(rec.ID), []byte(userData), 0o600)
+	}
+	var sup *os.Process
+	if err == nil {
+		sup, err = startDetached(ctx, p.store, rec.ID, false)
+	}
+	if err == nil {
+		return nil
+	}
+	p.abandon(rec.ID, sup)
+	return err
+}
+
+// abandon gives up a launch: the record is marked shutting down and the
+// supervisor, if it was started, finishes it; otherwise it is finished here.
+func (p *localProvider) abandon(id string, sup *os.Process) {
+	ctx, cancel := context.WithTimeout(context.Background(), p.grace+10*time.Second)
+	defer cancel()
+	_ = p.store.update(ctx, func(t *txn) error {
+		r, err := t.instance(id)
+		if err != nil || r.State == provider.Terminated {
+			return err
+		}
+		// The launcher gives up: from now on only a supervisor (or whoever
+		// finds the record orphaned) finishes it.
+		r.State, r.Reason, r.Launcher = provider.ShuttingDown, "launch abandoned", procRef{}
+		return t.putInstance(r)
+	})
+	if sup != nil && sup.Signal(syscall.SIGTERM) == nil {
+		return
+	}
+	_ = p.store.retire(ctx, id, p.grace)
+}
+
+// WaitRunning waits until every instance runs (or ran its boot script to
+// a successful end). An instance that fails first is an error.
+func (p *localProvider) WaitRunning(ctx context.Context, instances []provider.Instance) ([]provider.Instance, error) {
+	out := make([]provider.Instance, len(instances))
+	done := make([]bool, len(instances))
+	tick := time.NewTicker(50 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		var errs []error
+		remaining := 0
+		err := p.store.view(ctx, func(t *txn) error {
+			for i, in := range instances {
+				if done[i] {
+					continue
+				}
+				r, err := t.instance(in.ID)
+				if err != nil {
+					return err
+				}
+				now := r.instance()
+				out[i] = now
+				switch {
+				case now.State == provider.Running || now.State == provider.Stopped && now.ExitCode != nil && *now.ExitCode == 0:
+					done[i] = true
+				case now.State == provider.Pending:
+					remaining++
+				default:
+					done[i] = true
+					errs = append(errs, notRunning(r))
+				}
+			}
+			return nil
+		})
+		if err != nil {
+			return out, err
+		}
+		if len(errs) > 0 {
+			return out, errors.Join(errs...)
+		}
+		if remaining == 0 {
+			return out, nil
+		}
+		select {
+		case <-ctx.Done():
+			return out, ctx.Err()
+		case <-tick.C:
+		}
+	}
+}
+
+func notRunning(r *instanceRecord) error {
+	st, reason := r.observed()
+	msg := fmt.Sprintf("instance %s (node %s) is %s", r.ID, r.NodeID, st)
+	if r.ExitCode != nil && (st == provider.Failed || st == provider.Stopped) {
+		msg += fmt.Sprintf(" with exit code %d", *r.ExitCode)
+	}
+	if reason != "" {
+		msg += ": " + reason
+	}
+	return fmt.Errorf("%s: %w", msg, ErrNotRunning)
+}
+
+// Terminate asks each instance's supervisor to stop it: SIGTERM to all of
+// the node's processes, the grace period, SIGKILL, then volumes with
+// delete_on_termination are deleted and the others released. An instance
+// without a live supervisor is finished here, or by a detached reaper when
+// processes are left, so termination completes even if the CLI exits.
+func (p *localProvider) Terminate(ctx context.Context, ids []string, force bool) error {
+	var recs []instanceRecord
+	err := p.store.update(ctx, func(t *txn) error {
+		var protected []provider.Instance
+		for _, id := range ids {
+			r, err := t.instance(id)
+			if err != nil {
+				return err
+			}
+			if r.State == provider.Terminated {
+				continue
+			}
+			if r.Protected && !force {
+				protected = append(protected, r.instance())
+				continue
+			}
+			recs = append(recs, *r)
+		}
+		if len(protected) > 0 {
+			return &provider.ProtectedError{Instances: protected}
+		}
+		for i := range recs {
+			r := &recs[i]
+			r.Protected = false
+			if r.State != provider.ShuttingDown {
+				r.State, r.Reason = provider.ShuttingDown, "terminated"
+				r.Grace = p.grace
+			}
+			if err := t.putInstance(r); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("terminate: %w", err)
+	}
+	var errs []error
+	for i := range recs {
+		r := &recs[i]
+		switch {
+		case r.Supervisor.alive():
+			if err := syscall.Kill(r.Supervisor.PID, syscall.SIGTERM); err != nil && !errors.Is(err, syscall.ESRCH) {
+				errs = append(errs, fmt.Errorf("terminate %s: %w", r.ID, err))
+			}
+		case r.owned():
+			// its launcher or reaper will finish it
+		case len(nodeProcesses(r)) == 0:
+			if err := p.store.retire(ctx, r.ID, p.grace); err != nil {
+				errs = append(errs, fmt.Errorf("terminate %s: %w", r.ID, err))
+			}
+		default:
+			if _, err := startDetached(ctx, p.store, r.ID, true); err != nil {
+				errs = append(errs, fmt.Errorf("terminate %s: %w", r.ID, err))
+			}
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// WaitTerminated waits until the instances are terminated: every process
+// gone, volumes deleted or released. A termination nobody is finishing
+// (its supervisor and reaper died) is finished here.
+func (p *localProvider) WaitTerminated(ctx context.Context, ids []string) error {
+	tick := time.NewTicker(50 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		var orphaned []string
+		pending := 0
+		err := p.store.view(ctx, func(t *txn) error {
+			for _, id := range ids {
+				r, err := t.instance(id)
+				if errors.Is(err, ErrNoInstance) {
+					continue
+				}
+				if err != nil {
+					return err
+				}
+				switch {
+				case r.State == provider.Terminated:
+				case r.State != provider.ShuttingDown:
+					st, _ := r.observed()
+					return fmt.Errorf("instance %s (node %s) is %s, not shutting down", r.ID, r.NodeID, st)
+				case !r.owned():
+					orphaned = append(orphaned, id)
+				default:
+					pending++
+				}
+			}
+			return nil
+		})
+		if err != nil {
+			return fmt.Errorf("wait for termination: %w", err)
+		}
+		for _, id := range orphaned {
+			if err := p.store.retire(ctx, id, p.grace); err != nil {
+				return fmt.Errorf("wait for termination: %w", err)
+			}
+		}
+		if pending == 0 && len(orphaned) == 0 {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("wait for termination: %w", ctx.Err())
+		case <-tick.C:
+		}
+	}
+}
+
+// retire finishes an instance's termination here: the node's processes get
+// SIGTERM, the grace period and SIGKILL; then the record is marked
+// terminated, its root directory and delete_on_termination volumes are
+// deleted and its other volumes released. Safe to run twice, also
+// concurrently.
+func (s *store) retire(ctx context.Context, id string, grace time.Duration) error {
+	var rec *instanceRecord
+	err := s.view(ctx, func(t *txn) error {
+		var err error
+		rec, err = t.instance(id)
+		return err
+	})
+	if err != nil {
+		return err
+	}
+	if rec.State == provider.Terminated {
+		return nil
+	}
+	if rec.Grace > 0 {
+		grace = rec.Grace
+	}
+	stopProcesses(ctx, rec, grace)
+	return s.markTerminated(context.WithoutCancel(ctx), id)
+}
+
+// markTerminated records the end of an instance whose processes are gone.
+func (s *store) markTerminated(ctx context.Context, id string) error {
+	var remove []string
+	err := s.update(ctx, func(t *txn) error {
+		r, err := t.instance(id)
+		if err != nil {
+			return err
+		}
+		if r.State == provider.Terminated {
+			return nil
+		}
+		for _, a := range r.Volumes {
+			v, err := t.volume(a.VolumeID)
+			if err != nil {
+				return err
+			}
+			if v.Instance != r.ID || v.State != volumeInUse {
+				continue
+			}
+			if v.DeleteOnTermination {
+				v.State = volumeDeleted
+				remove = append(remove, s.volumeDir(v.ID))
+			} else {
+				v.State = volumeAvailable
+			}
+			v.Instance = ""
+			if err := t.putVolume(v); err != nil {
+				return err
+			}
+		}
+		if r.State != provider.ShuttingDown {
+			r.Reason = "replaced after it was " + string(r.State)
+		}
+		r.State, r.Terminated = provider.Terminated, time.Now().UTC()
+		remove = append(remove, s.rootDir(r.ID))
+		return t.putInstance(r)
+	})
+	if err != nil {
+		return err
+	}
+	for _, d := range remove {
+		if err := removeTree(d); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// removeTree removes dir even when the boot script left read-only
+// directories in it.
+func removeTree(dir string) error {
+	if err := os.RemoveAll(dir); err == nil {
+		return nil
+	}
+	_ = chmodDirs(dir)
+	return os.RemoveAll(dir)
+}
+
+func chmodDirs(dir string) error {
+	_ = os.Chmod(dir, 0o700)
+	ents, err := os.ReadDir(dir)
+	if err != nil {
+		return err
+	}
+	for _, e := range ents {
+		if e.IsDir() {
+			_ = chmodDirs(dir + "/" + e.Name())
+		}
+	}
+	return nil
+}

@@ -1,0 +1,145 @@
+package local
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"path/filepath"
+	"regexp"
+	"time"
+
+	"github.com/cloud-compose/cloud-compose-go/internal/provider"
+)
+
+// ErrNoSnapshot is wrapped when a volume's `snapshot:` names no snapshot.
+var ErrNoSnapshot = errors.New("no such snapshot")
+
+const (
+	snapshotPending   = "pending"
+	snapshotCompleted = "completed"
+)
+
+// snapshotRecord is a dated copy of a volume, tagged by cluster, node and
+// device.
+type snapshotRecord struct {
+	ID       string    `json:"id"`
+	Cluster  string    `json:"cluster"`
+	Env      string    `json:"env,omitempty"`
+	NodeID   string    `json:"node"`
+	Device   string    `json:"device"`
+	Volume   string    `json:"volume"`
+	VolumeID string    `json:"volume_id"`
+	Created  time.Time `json:"created"`
+	State    string    `json:"state"`
+	Dir      string    `json:"dir"` // relative to the store
+}
+
+// restoreSet is what new volumes of one config volume are restored from:
+// the newest snapshot of the same node when there is one (a snapshot run
+// copies every node's volume at once), else the newest of any node, as EC2
+// restores the newest snapshot of the device.
+type restoreSet struct {
+	newest string
+	byNode map[string]string
+}
+
+func (rs restoreSet) forNode(node string) string {
+	if id, ok := rs.byNode[node]; ok {
+		return id
+	}
+	return rs.newest
+}
+
+// findSnapshots finds the newest completed snapshots of cluster/env/device
+// taken at or before at (zero: now).
+func findSnapshots(snaps []snapshotRecord, cluster, env, device string, at time.Time) (restoreSet, bool) {
+	rs := restoreSet{byNode: map[string]string{}}
+	var newest time.Time
+	nodeTime := map[string]time.Time{}
+	for _, s := range snaps {
+		if s.State != snapshotCompleted || s.Cluster != cluster || s.Env != env || s.Device != device {
+			continue
+		}
+		if !at.IsZero() && s.Created.After(at) {
+			continue
+		}
+		if rs.newest == "" || s.Created.After(newest) {
+			rs.newest, newest = s.ID, s.Created
+		}
+		if t, ok := nodeTime[s.NodeID]; !ok || s.Created.After(t) {
+			rs.byNode[s.NodeID], nodeTime[s.NodeID] = s.ID, s.Created
+		}
+	}
+	return rs, rs.newest != ""
+}
+
+func explicitSnapshot(snaps []snapshotRecord, id string) (restoreSet, error) {
+	for _, s := range snaps {
+		if s.ID == id && s.State == snapshotCompleted {
+			return restoreSet{newest: id}, nil
+		}
+	}
+	return restoreSet{}, fmt.Errorf("%w: %s", ErrNoSnapshot, id)
+}
+
+var unsafeChars = regexp.MustCompile(`[^A-Za-z0-9._-]+`)
+
+// Snapshot copies every volume of the cluster's instances (all of them are
+// data volumes: the root is not a volume) into dated snapshots, all with the
+// same time stamp.
+func (p *localProvider) Snapshot(ctx context.Context, cluster provider.ClusterID) ([]provider.Snapshot, error) {
+	var todo []snapshotRecord
+	now := time.Now().UTC()
+	err := p.store.update(ctx, func(t *txn) error {
+		recs, err := t.instances()
+		if err != nil {
+			return err
+		}
+		for _, r := range recs {
+			if r.Cluster != cluster.Name || r.Env != cluster.Env || r.State == provider.Terminated {
+				continue
+			}
+			for _, a := range r.Volumes {
+				v, err := t.volume(a.VolumeID)
+				if err != nil {
+					return err
+				}
+				sn := snapshotRecord{ID: newID("snap"), Cluster: r.Cluster, Env: r.Env, NodeID: r.NodeID, Device: v.Device,
+					Volume: v.Name, VolumeID: v.ID, Created: now, State: snapshotPending}
+				sn.Dir = filepath.Join("snapshots", unsafeChars.ReplaceAllString(r.Cluster, "_"),
+					now.Format("20060102T150405Z")+"-"+unsafeChars.ReplaceAllString(r.NodeID+"-"+v.Device, "_")+"-"+sn.ID)
+				if err := t.put(bucketSnapshots, sn.ID, sn); err != nil {
+					return err
+				}
+				todo = append(todo, sn)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("snapshot: %w", err)
+	}
+	var out []provider.Snapshot
+	var errs []error
+	for _, sn := range todo {
+		err := copyTree(ctx, p.store.volumeDir(sn.VolumeID), p.store.path(sn.Dir))
+		err2 := p.store.update(context.WithoutCancel(ctx), func(t *txn) error {
+			if err != nil {
+				return t.del(bucketSnapshots, sn.ID)
+			}
+			sn.State = snapshotCompleted
+			return t.put(bucketSnapshots, sn.ID, sn)
+		})
+		if err != nil {
+			_ = removeTree(p.store.path(sn.Dir))
+			errs = append(errs, fmt.Errorf("snapshot volume %s of node %s: %w", sn.Volume, sn.NodeID, err))
+			continue
+		}
+		if err2 != nil {
+			errs = append(errs, err2)
+			continue
+		}
+		out = append(out, provider.Snapshot{ID: sn.ID, NodeID: sn.NodeID, Device: sn.Device, Created: sn.Created})
+	}
+	return out, errors.Join(errs...)
+}
