@@ -1,0 +1,337 @@
+package aws
+
+import (
+	"context"
+	"encoding/base64"
+	"fmt"
+	"slices"
+	"sort"
+	"strconv"
+	"strings"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/autoscaling"
+	asgtypes "github.com/aws/aws-sdk-go-v2/service/autoscaling/types"
+	"github.com/aws/aws-sdk-go-v2/service/ec2"
+	ec2types "github.com/aws/aws-sdk-go-v2/service/ec2/types"
+
+	"github.com/cloud-compose/cloud-compose-go/internal/provider"
+)
+
+// TerminationPolicies are the original's, with launch templates in place
+// of the deprecated launch configurations.
+var TerminationPolicies = []string{"OldestLaunchTemplate", "OldestInstance", "Default"}
+
+// groupName names the auto scaling group and its launch template: the
+// cluster name, as the original.
+func (p *ec2Provider) groupName() string { return p.clusterName() }
+
+// groupSize is len(subnets) × redundancy.
+func (p *ec2Provider) groupSize() int {
+	r := p.aws.ASG.Redundancy
+	if r <= 0 {
+		r = 1
+	}
+	return len(p.aws.ASG.Subnets) * r
+}
+
+// groupTags are the group's tags, propagated to its instances at launch.
+func (p *ec2Provider) groupTags(cluster provider.ClusterID) []ec2types.Tag {
+	tags := []ec2types.Tag{
+		{Key: aws.String(provider.TagCluster), Value: aws.String(p.clusterName())},
+		{Key: aws.String(provider.TagName), Value: aws.String(p.clusterName())},
+	}
+	taken := map[string]bool{provider.TagCluster: true, provider.TagName: true, provider.TagEnv: cluster.Env != ""}
+	for _, kv := range p.aws.Tags {
+		if !taken[kv.Key] {
+			tags = append(tags, ec2types.Tag{Key: aws.String(kv.Key), Value: aws.String(kv.Value)})
+		}
+	}
+	if cluster.Env != "" {
+		tags = append(tags, ec2types.Tag{Key: aws.String(provider.TagEnv), Value: aws.String(cluster.Env)})
+	}
+	return tags
+}
+
+// templateData is the launch template's content.
+func (p *ec2Provider) templateData(userData string, prep *prepared, tags []ec2types.Tag) *ec2types.RequestLaunchTemplateData {
+	a := p.aws
+	d := &ec2types.RequestLaunchTemplateData{
+		ImageId:          aws.String(prep.image.ID),
+		InstanceType:     ec2types.InstanceType(a.InstanceType),
+		SecurityGroupIds: a.SecurityGroups,
+		EbsOptimized:     aws.Bool(a.EBSOptimized),
+		Monitoring:       &ec2types.LaunchTemplatesMonitoringRequest{Enabled: aws.Bool(a.Monitoring)},
+	}
+	if a.KeyPair != "" {
+		d.KeyName = aws.String(a.KeyPair)
+	}
+	if userData != "" {
+		d.UserData = aws.String(base64.StdEncoding.EncodeToString([]byte(userData)))
+	}
+	if prep.profile != "" {
+		d.IamInstanceProfile = &ec2types.LaunchTemplateIamInstanceProfileSpecificationRequest{Name: aws.String(prep.profile)}
+	}
+	for _, bd := range prep.devices {
+		m := ec2types.LaunchTemplateBlockDeviceMappingRequest{DeviceName: bd.DeviceName, VirtualName: bd.VirtualName}
+		if e := bd.Ebs; e != nil {
+			m.Ebs = &ec2types.LaunchTemplateEbsBlockDeviceRequest{
+				VolumeSize: e.VolumeSize, VolumeType: e.VolumeType, DeleteOnTermination: e.DeleteOnTermination,
+				Iops: e.Iops, Throughput: e.Throughput, SnapshotId: e.SnapshotId,
+			}
+		}
+		d.BlockDeviceMappings = append(d.BlockDeviceMappings, m)
+	}
+	if len(prep.devices) > 0 {
+		d.TagSpecifications = []ec2types.LaunchTemplateTagSpecificationRequest{{ResourceType: ec2types.ResourceTypeVolume, Tags: tags}}
+	}
+	return d
+}
+
+// templateHash identifies a template's content; it is kept as the
+// version's description so an unchanged re-run makes no new version.
+func (p *ec2Provider) templateHash(userData string, prep *prepared, tags []ec2types.Tag) string {
+	var vols, ts []string
+	for _, d := range prep.devices {
+		v := aws.ToString(d.DeviceName) + "=" + aws.ToString(d.VirtualName)
+		if e := d.Ebs; e != nil {
+			v += fmt.Sprintf(":%d:%s:%d:%d:%t:%s", aws.ToInt32(e.VolumeSize), e.VolumeType, aws.ToInt32(e.Iops), aws.ToInt32(e.Throughput), aws.ToBool(e.DeleteOnTermination), aws.ToString(e.SnapshotId))
+		}
+		vols = append(vols, v)
+	}
+	for _, t := range tags {
+		ts = append(ts, aws.ToString(t.Key)+"="+aws.ToString(t.Value))
+	}
+	a := p.aws
+	return provider.SpecHash(prep.image.ID, a.InstanceType, userData, strings.Join(vols, ","), strings.Join(a.SecurityGroups, ","),
+		prep.profile, a.KeyPair, strconv.FormatBool(a.EBSOptimized), strconv.FormatBool(a.Monitoring), strings.Join(ts, ","))
+}
+
+// EnsureGroup creates or updates the cluster's launch template (a new
+// version only when its content changed) and auto scaling group (min = max
+// = desired = len(subnets) × redundancy on creation; a re-run updates the
+// template version, the subnets and the tags, not the size, as the
+// original).
+func (p *ec2Provider) EnsureGroup(ctx context.Context, cluster provider.ClusterID, userData string) (provider.GroupResult, error) {
+	p.mu.Lock()
+	prep := p.prepared
+	p.mu.Unlock()
+	if prep == nil {
+		return provider.GroupResult{}, ErrNotPrepared
+	}
+	name := p.groupName()
+	res := provider.GroupResult{Name: name, Action: "unchanged"}
+	tags := p.groupTags(cluster)
+	hash := p.templateHash(userData, prep, tags)
+	version, changed, err := p.ensureTemplate(ctx, name, hash, p.templateData(userData, prep, tags), tags)
+	if err != nil {
+		return res, err
+	}
+	res.Version = strconv.FormatInt(version, 10)
+
+	subnets := strings.Join(p.aws.ASG.Subnets, ",")
+	out, err := p.asg.DescribeAutoScalingGroups(ctx, &autoscaling.DescribeAutoScalingGroupsInput{AutoScalingGroupNames: []string{name}})
+	if err != nil {
+		return res, wrapErr("look up auto scaling group "+name, err)
+	}
+	var asgTags []asgtypes.Tag
+	for _, t := range tags {
+		asgTags = append(asgTags, asgtypes.Tag{
+			ResourceId: aws.String(name), ResourceType: aws.String("auto-scaling-group"),
+			Key: t.Key, Value: t.Value, PropagateAtLaunch: aws.Bool(true),
+		})
+	}
+	if len(out.AutoScalingGroups) == 0 {
+		size := int32(p.groupSize())
+		in := &autoscaling.CreateAutoScalingGroupInput{
+			AutoScalingGroupName: aws.String(name),
+			LaunchTemplate:       &asgtypes.LaunchTemplateSpecification{LaunchTemplateName: aws.String(name), Version: aws.String(res.Version)},
+			MinSize:              aws.Int32(size),
+			MaxSize:              aws.Int32(size),
+			DesiredCapacity:      aws.Int32(size),
+			VPCZoneIdentifier:    aws.String(subnets),
+			TerminationPolicies:  TerminationPolicies,
+			Tags:                 asgTags,
+		}
+		if len(p.aws.ASG.ELBs) > 0 {
+			in.LoadBalancerNames = p.aws.ASG.ELBs
+		}
+		if len(p.aws.ASG.TargetGroups) > 0 {
+			in.TargetGroupARNs = p.aws.ASG.TargetGroups
+		}
+		if _, err := p.asg.CreateAutoScalingGroup(ctx, in); err != nil {
+			return res, wrapErr("create auto scaling group "+name, err)
+		}
+		res.Action, res.Size = "created", int(size)
+		p.logf("created auto scaling group %s with size %d (launch template version %s)", name, size, res.Version)
+		return res, nil
+	}
+	g := out.AutoScalingGroups[0]
+	res.Size = int(aws.ToInt32(g.DesiredCapacity))
+	curVersion := ""
+	if g.LaunchTemplate != nil {
+		curVersion = aws.ToString(g.LaunchTemplate.Version)
+	}
+	if changed || curVersion != res.Version || !sameSet(aws.ToString(g.VPCZoneIdentifier), subnets) || g.LaunchTemplate == nil {
+		if _, err := p.asg.UpdateAutoScalingGroup(ctx, &autoscaling.UpdateAutoScalingGroupInput{
+			AutoScalingGroupName: aws.String(name),
+			LaunchTemplate:       &asgtypes.LaunchTemplateSpecification{LaunchTemplateName: aws.String(name), Version: aws.String(res.Version)},
+			VPCZoneIdentifier:    aws.String(subnets),
+		}); err != nil {
+			return res, wrapErr("update auto scaling group "+name, err)
+		}
+		res.Action = "updated"
+	}
+	if !sameTags(g.Tags, tags) {
+		if _, err := p.asg.CreateOrUpdateTags(ctx, &autoscaling.CreateOrUpdateTagsInput{Tags: asgTags}); err != nil {
+			return res, wrapErr("tag auto scaling group "+name, err)
+		}
+		if err := p.tagGroupInstances(ctx, name, tags); err != nil {
+			return res, err
+		}
+		res.Action = "updated"
+	}
+	if res.Action == "updated" {
+		p.logf("updated auto scaling group %s to launch template version %s", name, res.Version)
+	}
+	return res, nil
+}
+
+// ensureTemplate makes the launch template's latest version hold content
+// hash, creating the template or a new version when needed.
+func (p *ec2Provider) ensureTemplate(ctx context.Context, name, hash string, data *ec2types.RequestLaunchTemplateData, tags []ec2types.Tag) (version int64, changed bool, err error) {
+	out, err := p.ec2.DescribeLaunchTemplateVersions(ctx, &ec2.DescribeLaunchTemplateVersionsInput{
+		LaunchTemplateName: aws.String(name), Versions: []string{"$Latest"},
+	})
+	switch {
+	case err != nil && strings.HasPrefix(errorCode(err), "InvalidLaunchTemplateName.NotFound"):
+		created, err := p.ec2.CreateLaunchTemplate(ctx, &ec2.CreateLaunchTemplateInput{
+			LaunchTemplateName: aws.String(name), LaunchTemplateData: data, VersionDescription: aws.String(hash),
+			TagSpecifications: []ec2types.TagSpecification{{ResourceType: ec2types.ResourceTypeLaunchTemplate, Tags: tags[:1]}},
+		})
+		if err != nil {
+			return 0, false, wrapErr("create launch template "+name, err)
+		}
+		return aws.ToInt64(created.LaunchTemplate.LatestVersionNumber), true, nil
+	case err != nil:
+		return 0, false, wrapErr("look up launch template "+name, err)
+	}
+	if len(out.LaunchTemplateVersions) > 0 {
+		latest := out.LaunchTemplateVersions[0]
+		if aws.ToString(latest.VersionDescription) == hash {
+			return aws.ToInt64(latest.VersionNumber), false, nil
+		}
+	}
+	v, err := p.ec2.CreateLaunchTemplateVersion(ctx, &ec2.CreateLaunchTemplateVersionInput{
+		LaunchTemplateName: aws.String(name), LaunchTemplateData: data, VersionDescription: aws.String(hash),
+	})
+	if err != nil {
+		return 0, false, wrapErr("create a version of launch template "+name, err)
+	}
+	return aws.ToInt64(v.LaunchTemplateVersion.VersionNumber), true, nil
+}
+
+// tagGroupInstances tags the group's running instances with changed tags,
+// as the original did after updating the group's tags.
+func (p *ec2Provider) tagGroupInstances(ctx context.Context, name string, tags []ec2types.Tag) error {
+	var ids []string
+	pages := ec2.NewDescribeInstancesPaginator(p.ec2, &ec2.DescribeInstancesInput{Filters: []ec2types.Filter{
+		{Name: aws.String("tag:aws:autoscaling:groupName"), Values: []string{name}},
+		{Name: aws.String("instance-state-name"), Values: []string{"pending", "running"}},
+	}})
+	for pages.HasMorePages() {
+		page, err := pages.NextPage(ctx)
+		if err != nil {
+			return wrapErr("find the group's instances", err)
+		}
+		for _, r := range page.Reservations {
+			for _, i := range r.Instances {
+				ids = append(ids, aws.ToString(i.InstanceId))
+			}
+		}
+	}
+	if len(ids) == 0 {
+		return nil
+	}
+	if _, err := p.ec2.CreateTags(ctx, &ec2.CreateTagsInput{Resources: ids, Tags: tags}); err != nil {
+		return wrapErr("tag the group's instances", err)
+	}
+	return nil
+}
+
+// ScaleGroupToZero sets the group's size to 0 (`down` in ASG mode). A
+// missing group is not an error.
+func (p *ec2Provider) ScaleGroupToZero(ctx context.Context, cluster provider.ClusterID) error {
+	name := p.groupName()
+	_, err := p.asg.UpdateAutoScalingGroup(ctx, &autoscaling.UpdateAutoScalingGroupInput{
+		AutoScalingGroupName: aws.String(name), MinSize: aws.Int32(0), MaxSize: aws.Int32(0), DesiredCapacity: aws.Int32(0),
+	})
+	if err != nil && isCode(err, "ValidationError") {
+		p.logf("auto scaling group %s does not exist", name)
+		return nil
+	}
+	if err != nil {
+		return wrapErr("scale auto scaling group "+name+" to 0", err)
+	}
+	p.logf("auto scaling group %s size is now 0", name)
+	return nil
+}
+
+// Cleanup deletes the cluster's auto scaling group once it has no
+// instances, then its launch template, and returns what it deleted.
+func (p *ec2Provider) Cleanup(ctx context.Context, cluster provider.ClusterID) ([]string, error) {
+	if !p.GroupMode() {
+		p.logf("cleanup has no effect for clusters without aws.asg; use `cluster down` to remove instances")
+		return nil, nil
+	}
+	name := p.groupName()
+	var deleted []string
+	out, err := p.asg.DescribeAutoScalingGroups(ctx, &autoscaling.DescribeAutoScalingGroupsInput{AutoScalingGroupNames: []string{name}})
+	if err != nil {
+		return nil, wrapErr("look up auto scaling group "+name, err)
+	}
+	if len(out.AutoScalingGroups) > 0 {
+		if n := len(out.AutoScalingGroups[0].Instances); n > 0 {
+			return nil, fmt.Errorf("%w: %s has %d; run `cloud-compose cluster down` first or wait for them to terminate", ErrGroupHasInstances, name, n)
+		}
+		if _, err := p.asg.DeleteAutoScalingGroup(ctx, &autoscaling.DeleteAutoScalingGroupInput{AutoScalingGroupName: aws.String(name)}); err != nil {
+			return nil, wrapErr("delete auto scaling group "+name, err)
+		}
+		deleted = append(deleted, "auto scaling group "+name)
+	}
+	if _, err := p.ec2.DeleteLaunchTemplate(ctx, &ec2.DeleteLaunchTemplateInput{LaunchTemplateName: aws.String(name)}); err != nil {
+		if !strings.HasPrefix(errorCode(err), "InvalidLaunchTemplateName.NotFound") {
+			return deleted, wrapErr("delete launch template "+name, err)
+		}
+	} else {
+		deleted = append(deleted, "launch template "+name)
+	}
+	return deleted, nil
+}
+
+func sameSet(a, b string) bool {
+	split := func(s string) []string {
+		var out []string
+		for _, x := range strings.Split(s, ",") {
+			if x = strings.TrimSpace(x); x != "" {
+				out = append(out, x)
+			}
+		}
+		sort.Strings(out)
+		return out
+	}
+	return slices.Equal(split(a), split(b))
+}
+
+func sameTags(have []asgtypes.TagDescription, want []ec2types.Tag) bool {
+	got := map[string]string{}
+	for _, t := range have {
+		got[aws.ToString(t.Key)] = aws.ToString(t.Value)
+	}
+	for _, t := range want {
+		if v, ok := got[aws.ToString(t.Key)]; !ok || v != aws.ToString(t.Value) {
+			return false
+		}
+	}
+	return true
+}

@@ -1,0 +1,100 @@
+package aws
+
+import (
+	"context"
+	"strings"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/ec2"
+	ec2types "github.com/aws/aws-sdk-go-v2/service/ec2/types"
+
+	"github.com/cloud-compose/cloud-compose-go/internal/config"
+	"github.com/cloud-compose/cloud-compose-go/internal/provider"
+)
+
+// notTerminated are the instance states Instances reports.
+var notTerminated = []string{"pending", "running", "shutting-down", "stopping", "stopped"}
+
+// Instances returns the cluster's instances that are not terminated, found
+// by the ClusterName tag (never by IP alone) in one filtered, paginated
+// DescribeInstances.
+func (p *ec2Provider) Instances(ctx context.Context, cluster provider.ClusterID) ([]provider.Instance, error) {
+	in := &ec2.DescribeInstancesInput{
+		Filters: []ec2types.Filter{
+			{Name: aws.String("tag:" + provider.TagCluster), Values: []string{cluster.Name}},
+			{Name: aws.String("instance-state-name"), Values: notTerminated},
+		},
+		MaxResults: aws.Int32(1000),
+	}
+	var out []provider.Instance
+	pages := ec2.NewDescribeInstancesPaginator(p.ec2, in)
+	for pages.HasMorePages() {
+		page, err := pages.NextPage(ctx)
+		if err != nil {
+			return nil, wrapErr("find the cluster's instances", err)
+		}
+		for _, r := range page.Reservations {
+			for _, i := range r.Instances {
+				out = append(out, toInstance(cluster.Name, i))
+			}
+		}
+	}
+	p.mu.Lock()
+	p.observed = map[string]provider.Instance{}
+	for _, i := range out {
+		p.observed[i.ID] = i
+	}
+	p.mu.Unlock()
+	return out, nil
+}
+
+// toInstance converts an EC2 instance. Instances launched by the Python
+// original have no cloud-compose:node tag; their node id comes from the
+// Name tag <cluster>-<id>.
+func toInstance(cluster string, i ec2types.Instance) provider.Instance {
+	tags := map[string]string{}
+	for _, t := range i.Tags {
+		tags[aws.ToString(t.Key)] = aws.ToString(t.Value)
+	}
+	inst := provider.Instance{
+		ID:         aws.ToString(i.InstanceId),
+		NodeID:     tags[provider.TagNode],
+		IP:         aws.ToString(i.PrivateIpAddress),
+		Image:      aws.ToString(i.ImageId),
+		Type:       string(i.InstanceType),
+		Launched:   aws.ToTime(i.LaunchTime),
+		Spec:       tags[provider.TagSpec],
+		Tags:       tags,
+		Generation: tags[provider.TagGeneration],
+	}
+	if i.State != nil {
+		inst.State = provider.State(i.State.Name)
+	}
+	if inst.NodeID == "" {
+		if name, ok := strings.CutPrefix(tags[provider.TagName], cluster+"-"); ok && tags[provider.TagCluster] == cluster {
+			inst.NodeID = name
+		}
+	}
+	return inst
+}
+
+// nodesToLaunch returns the configured nodes that have no live instance of
+// the cluster for that node at the node's IP — the nodes `up` launches.
+func nodesToLaunch(nodes []config.Node, observed []provider.Instance) []config.Node {
+	var out []config.Node
+	for _, n := range nodes {
+		if !hasLiveInstance(n, observed) {
+			out = append(out, n)
+		}
+	}
+	return out
+}
+
+func hasLiveInstance(n config.Node, observed []provider.Instance) bool {
+	for _, i := range observed {
+		if i.State.Live() && i.NodeID == n.ID && (n.IP == "" || i.IP == n.IP) {
+			return true
+		}
+	}
+	return false
+}

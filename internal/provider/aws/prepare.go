@@ -1,0 +1,146 @@
+package aws
+
+import (
+	"context"
+	"errors"
+	"strconv"
+	"sync"
+
+	"github.com/cloud-compose/cloud-compose-go/internal/config"
+	"github.com/cloud-compose/cloud-compose-go/internal/provider"
+)
+
+// Prepare resolves the image (writing aws.ami and aws.ami_name into data)
+// and, when something is to be launched, the block device map with its
+// snapshots (ids written back into data), who holds the nodes' IPs, the
+// instance profile and the log group. On a converged cluster it makes at
+// most one call (the image lookup with --upgrade-image).
+func (p *ec2Provider) Prepare(ctx context.Context, data *config.Mapping, observed []provider.Instance, opts provider.UpOptions) error {
+	// Everything that can be checked without AWS, before any call.
+	var probs []config.Problem
+	if err := p.checkVolumes(); err != nil {
+		var ce *config.Error
+		if errors.As(err, &ce) {
+			probs = append(probs, ce.Problems...)
+		}
+	}
+	probs = append(probs, p.checkLogging()...)
+	probs = append(probs, p.checkLaunchConfig()...)
+	if len(probs) > 0 {
+		return &config.Error{Problems: probs}
+	}
+
+	img, how, err := p.resolveImage(ctx, p.aws.AMI, observed, opts.UpgradeImage)
+	if err != nil {
+		return err
+	}
+	awsData := subMapping(data, "aws")
+	awsData.Set("ami", img.ID)
+	if img.Name != "" {
+		awsData.Set("ami_name", img.Name)
+		p.logf("ami %s resolves to %s %s", img.Name, img.ID, how)
+	}
+
+	prep := &prepared{image: img, holders: map[string]string{}, checkedIPs: map[string]bool{}, launchNodes: map[string]config.Node{}}
+	launch := p.GroupMode()
+	if !launch {
+		for _, n := range nodesToLaunch(p.aws.Nodes, observed) {
+			prep.launchNodes[n.ID] = n
+		}
+		launch = len(prep.launchNodes) > 0
+	}
+	if !launch {
+		p.mu.Lock()
+		p.prepared = prep
+		p.mu.Unlock()
+		return nil
+	}
+
+	// Independent lookups run concurrently: they are latency, not load.
+	var (
+		wg        sync.WaitGroup
+		mu        sync.Mutex
+		errs      []error
+		snapshots map[int]string
+	)
+	run := func(fn func() error) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := fn(); err != nil {
+				mu.Lock()
+				errs = append(errs, err)
+				mu.Unlock()
+			}
+		}()
+	}
+	run(func() error {
+		if p.needsRootDevice() || !p.hasImageDetails(img) {
+			if err := p.rootDevice(ctx, &prep.image); err != nil {
+				return err
+			}
+		}
+		if !opts.UseSnapshots {
+			return nil
+		}
+		cluster := opts.SnapshotCluster
+		if cluster == "" {
+			cluster = p.clusterName()
+		}
+		s, err := p.findSnapshots(ctx, prep.image.RootDevice, cluster, opts.SnapshotTime)
+		snapshots = s
+		return err
+	})
+	if !p.GroupMode() {
+		run(func() error { return p.findIPHolders(ctx, prep, observed) })
+	}
+	if p.aws.InstancePolicy != "" {
+		run(func() error {
+			name, err := p.ensureInstanceProfile(ctx, p.aws.InstancePolicy)
+			prep.profile = name
+			return err
+		})
+	}
+	if p.usesAWSLogs() {
+		run(func() error { return p.ensureLogGroup(ctx) })
+	}
+	wg.Wait()
+	if err := errors.Join(errs...); err != nil {
+		return err
+	}
+	prep.devices = p.blockDevices(prep.image.RootDevice, snapshots)
+	if err := writeSnapshots(data, snapshots); err != nil {
+		return err
+	}
+	p.mu.Lock()
+	p.prepared = prep
+	p.mu.Unlock()
+	return nil
+}
+
+// hasImageDetails reports whether the image was looked up (it has a root
+// device), so its existence is known before the launch.
+func (p *ec2Provider) hasImageDetails(img provider.Image) bool { return img.RootDevice != "" }
+
+// checkLaunchConfig checks the keys a launch needs.
+func (p *ec2Provider) checkLaunchConfig() []config.Problem {
+	var probs []config.Problem
+	if p.aws.AMI == "" {
+		probs = append(probs, p.cluster.Problem([]string{"aws", "ami"}, "is required: an image id (ami-…) or the Name tag of images"))
+	}
+	if len(p.aws.SecurityGroups) == 0 {
+		probs = append(probs, p.cluster.Problem([]string{"aws", "security_groups"}, "is required: the security group ids for the instances"))
+	}
+	if p.GroupMode() {
+		if len(p.aws.ASG.Subnets) == 0 {
+			probs = append(probs, p.cluster.Problem([]string{"aws", "asg", "subnets"}, "is required: at least one subnet"))
+		}
+		return probs
+	}
+	for _, n := range p.aws.Nodes {
+		if n.Subnet == "" {
+			probs = append(probs, p.cluster.Problem([]string{"aws", "nodes", strconv.Itoa(n.Index), "subnet"}, "node %s needs a subnet", n.ID))
+		}
+	}
+	return probs
+}
