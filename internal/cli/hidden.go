@@ -4,7 +4,23 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/cloud-compose/cloud-compose-go/internal/demo"
+	"github.com/cloud-compose/cloud-compose-go/internal/provider/local"
 )
+
+// newLocalSupervisorCommand is the detached process that runs one local
+// instance; the local provider starts it as
+// `cloud-compose __local-supervisor ARGS...`.
+func newLocalSupervisorCommand() *cobra.Command {
+	return &cobra.Command{
+		Use:                "__local-supervisor",
+		Short:              "Supervise one local instance",
+		Hidden:             true,
+		DisableFlagParsing: true,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return local.Supervise(cmd.Context(), args)
+		},
+	}
+}
 
 // newDemoServiceCommand is the quickstart's HTTP service, shipped inside the
 // binary so the quickstart needs nothing else installed. Boot scripts call

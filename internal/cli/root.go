@@ -97,6 +97,8 @@ unchanged.`,
 		newClusterCommand(g),
 		newConfigCommand(g),
 		newDemoServiceCommand(g),
+		newLocalSupervisorCommand(),
+		newImageCommand(g),
 	)
 	return root
 }
