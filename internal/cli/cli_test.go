@@ -218,7 +218,7 @@ func TestInterpolation(t *testing.T) {
 
 func TestWarnings(t *testing.T) {
 	dir := writeProject(t, map[string]string{
-		"cloud-compose.yml": "cluster:\n  name: a\n  search_path: [templates]\n  aws:\n    instance_typ: t3.micro\n    volumes:\n      - name: tmp\n        size: 900M\n",
+		"cloud-compose.yml":    "cluster:\n  name: a\n  search_path: [templates]\n  aws:\n    instance_typ: t3.micro\n    volumes:\n      - name: tmp\n        size: 900M\n",
 		"templates/cluster.sh": "ok\n",
 	})
 	out, errOut, code := run(t, "-C", dir, "cluster", "build")

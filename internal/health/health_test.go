@@ -57,4 +57,3 @@ func TestTimeoutNamesTheProblem(t *testing.T) {
 		t.Fatalf("want the last answer in the error, got %v", err)
 	}
 }
-
