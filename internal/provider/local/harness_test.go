@@ -36,7 +36,7 @@ func TestMain(m *testing.M) {
 		os.Exit(1)
 	}
 	binary = filepath.Join(tmp, "cloud-compose")
-	build := exec.Command("go", "build", "-o", binary, "./internal/provider/local/testdata/cc")
+	build := exec.Command("go", "build", "-o", binary, "./cmd/cloud-compose")
 	build.Dir = moduleRoot()
 	if out, err := build.CombinedOutput(); err != nil {
 		fmt.Fprintf(os.Stderr, "build cloud-compose: %v\n%s", err, out)
@@ -60,11 +60,10 @@ func moduleRoot() string {
 // harness is one test's private local cloud: its own store directory and
 // loopback network, and a cleanup that kills whatever is left of it.
 type harness struct {
-	t     *testing.T
-	dir   string
-	net   string // "127.A.B."
-	port  int
-	count int
+	t    *testing.T
+	dir  string
+	net  string // "127.A.B."
+	port int
 }
 
 func newHarness(t *testing.T) *harness {

@@ -57,11 +57,6 @@ func (p procRef) alive() bool {
 	return ok && st.Start == p.Start && st.State != 'Z' && st.State != 'X'
 }
 
-func refOf(pid int) procRef {
-	st, _ := readStat(pid)
-	return procRef{PID: pid, Start: st.Start}
-}
-
 // allProcesses lists the live (non-zombie) processes.
 func allProcesses() []procStat {
 	ents, err := os.ReadDir("/proc")

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	bolt "go.etcd.io/bbolt"
+	bolterrors "go.etcd.io/bbolt/errors"
 
 	"github.com/cloud-compose/cloud-compose-go/internal/config"
 	"github.com/cloud-compose/cloud-compose-go/internal/provider"
@@ -114,7 +115,7 @@ func (s *store) run(ctx context.Context, write bool, fn func(*txn) error) error 
 		if err == nil {
 			break
 		}
-		if !errors.Is(err, bolt.ErrTimeout) {
+		if !errors.Is(err, bolterrors.ErrTimeout) {
 			return fmt.Errorf("local store: %w", err)
 		}
 		if time.Now().After(deadline) {
