@@ -179,12 +179,14 @@ func filterDictSort(e *exec.Evaluator, in *exec.Value, params *exec.VarArgs) *ex
 // tuple prints as a Python tuple.
 type tuple []any
 
-func (t tuple) String() string {
-	parts := make([]string, len(t))
-	for i, e := range t {
+func (t tuple) String() string { return "(" + joinRepr(t) + ")" }
+
+func joinRepr(items []any) string {
+	parts := make([]string, len(items))
+	for i, e := range items {
 		parts[i] = repr(e)
 	}
-	return "(" + strings.Join(parts, ", ") + ")"
+	return strings.Join(parts, ", ")
 }
 
 func repr(v any) string {
@@ -203,13 +205,7 @@ func repr(v any) string {
 // (gonja quotes strings naively and prints dates as strings).
 type pyList []any
 
-func (l pyList) String() string {
-	parts := make([]string, len(l))
-	for i, e := range l {
-		parts[i] = repr(e)
-	}
-	return "[" + strings.Join(parts, ", ") + "]"
-}
+func (l pyList) String() string { return "[" + joinRepr(l) + "]" }
 
 // pyFloat is a float from the config: it prints as Python's repr (inf, 1e+20).
 type pyFloat float64
@@ -293,12 +289,17 @@ func (ics *includeControlStructure) Execute(r *exec.Renderer, _ *nodes.ControlSt
 // renderIncluded runs an included template; a panic in gonja becomes an
 // error of that template (see execute).
 func renderIncluded(r *exec.Renderer) (err error) {
-	defer func() {
-		if p := recover(); p != nil {
-			err = &Error{Msg: fmt.Sprintf("the template engine failed on an expression it does not support (%v); see docs/migrating.md, \"Templates\"", p)}
-		}
-	}()
+	defer recoverPanic(&err)
 	return r.Execute()
+}
+
+// recoverPanic turns a panic inside gonja (it has a few, such as Python's
+// "%s" % x string formatting, which it treats as an integer modulo) into a
+// template error instead of a crash. Use it deferred.
+func recoverPanic(err *error) {
+	if p := recover(); p != nil {
+		*err = &Error{Msg: fmt.Sprintf("the template engine failed on an expression it does not support (%v); see docs/migrating.md, \"Templates\"", p)}
+	}
 }
 
 func includeParser(p *parser.Parser, args *parser.Parser) (nodes.ControlStructure, error) {
@@ -392,11 +393,16 @@ func executionError(l *searchLoader, file string, err error) error {
 		return te
 	}
 	msg := err.Error()
-	e := &Error{Template: l.rel(file), Msg: cleanMessage(msg), Err: err}
+	return &Error{Template: l.rel(file), Line: lineOf(msg), Msg: cleanMessage(msg), Err: err}
+}
+
+// lineOf finds the template line gonja names in a message (0: none).
+func lineOf(msg string) int {
 	if m := lineRE.FindStringSubmatch(msg); m != nil {
-		e.Line, _ = strconv.Atoi(m[1])
+		n, _ := strconv.Atoi(m[1])
+		return n
 	}
-	return e
+	return 0
 }
 
 // parseError turns a gonja parse error into an *Error for file.
@@ -410,13 +416,10 @@ func parseError(l *searchLoader, file string, err error) error {
 		inner = u
 	}
 	msg := inner.Error()
-	e := &Error{Template: l.rel(file), Msg: "syntax error: " + cleanMessage(msg), Err: err}
+	e := &Error{Template: l.rel(file), Line: lineOf(msg), Msg: "syntax error: " + cleanMessage(msg), Err: err}
 	var nf *notFoundError
 	if errors.As(err, &nf) {
 		e.Msg = nf.Error()
-	}
-	if m := lineRE.FindStringSubmatch(msg); m != nil {
-		e.Line, _ = strconv.Atoi(m[1])
 	}
 	return e
 }

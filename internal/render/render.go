@@ -203,15 +203,9 @@ func (r *Renderer) renderFile(dir, name string, data *config.Mapping) (string, e
 	return out, nil
 }
 
-// execute runs a template, turning a panic inside gonja (it has a few, such
-// as Python's "%s" % x string formatting, which it treats as an integer
-// modulo) into an error instead of a crash.
+// execute runs a template; a panic in gonja becomes an error (recoverPanic).
 func execute(tpl *exec.Template, ctx *exec.Context) (out string, err error) {
-	defer func() {
-		if p := recover(); p != nil {
-			err = &Error{Msg: fmt.Sprintf("the template engine failed on an expression it does not support (%v); see docs/migrating.md, \"Templates\"", p)}
-		}
-	}()
+	defer recoverPanic(&err)
 	return tpl.ExecuteToString(ctx)
 }
 

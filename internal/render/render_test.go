@@ -103,7 +103,11 @@ func TestBuildJinjaGoldens(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			got, err := build(t, dir, env)
+			project := dir
+			if p, err := os.ReadFile(filepath.Join(dir, "project")); err == nil {
+				project = filepath.Join(dir, strings.TrimSpace(string(p)))
+			}
+			got, err := build(t, project, env)
 			if strings.HasPrefix(name, "unsupported-") {
 				var te *Error
 				switch {
