@@ -84,6 +84,7 @@ func startDetached(ctx context.Context, s *store, id string, reap bool) (*os.Pro
 	}
 	cmd := exec.Command(bin, args...)
 	cmd.Stdout, cmd.Stderr = logf, logf
+	cmd.Dir = s.dir // not the CLI's directory: the supervisor may outlive it
 	cmd.ExtraFiles = []*os.File{w}
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
 	err = cmd.Start()
