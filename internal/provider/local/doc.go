@@ -16,6 +16,6 @@
 //	instances/<id>/user-data the rendered boot script
 //	instances/<id>/log       boot script and supervisor output
 //	volumes/<id>/            one directory per volume
-//	images/<name>/<date>/    imported images
-//	snapshots/<cluster>/<date>-<node>-<device>/
+//	images/<name>/<date>-<suffix>/ imported images
+//	snapshots/<cluster>/<date>-<node>-<device>-<id>/
 package local

@@ -151,9 +151,9 @@ func (p *localProvider) Prepare(ctx context.Context, data *config.Mapping, obser
 	return nil
 }
 
-// envOf is the environment a cluster's records are kept under. The typed
-// config carries no environment name yet; the engine passes it in
-// ClusterID, which is what records use.
+// envOf is the environment whose snapshots Prepare restores. Records are
+// kept under LaunchSpec.Cluster.Env, but Prepare is given no ClusterID and
+// the engine has no environments yet, so this is the default one.
 func envOf(*config.Cluster) string { return "" }
 
 func (p *localProvider) resolved(ctx context.Context, cluster provider.ClusterID) (imageRecord, map[string]restoreSet, error) {
