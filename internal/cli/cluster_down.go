@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"strings"
 	"text/tabwriter"
+	"time"
 
 	"github.com/spf13/cobra"
 
@@ -17,6 +18,7 @@ type clusterDownFlags struct {
 	force, noForce bool
 	yes            bool
 	noWait         bool
+	grace          time.Duration
 }
 
 func newClusterDownCommand(g *globals) *cobra.Command {
@@ -36,12 +38,13 @@ unless --yes.`,
 	fl.BoolVar(&f.noForce, "no-force", false, "keep termination protection (the default)")
 	fl.BoolVarP(&f.yes, "yes", "y", false, "do not ask for confirmation")
 	fl.BoolVar(&f.noWait, "no-wait", false, "return once termination has started")
+	fl.DurationVar(&f.grace, "grace", 0, "local provider: how long processes get between SIGTERM and SIGKILL (default 10s)")
 	return cmd
 }
 
 func (f *clusterDownFlags) run(cmd *cobra.Command, g *globals) error {
 	ctx := cmd.Context()
-	e, err := g.openEngine(ctx, engineOptions{})
+	e, err := g.openEngine(ctx, engineOptions{grace: f.grace})
 	if err != nil {
 		return err
 	}

@@ -4,63 +4,109 @@ import (
 	"fmt"
 
 	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 )
 
 type clusterLogsFlags struct {
 	follow bool
 	tail   int
+	help   bool
 }
 
 func newClusterLogsCommand(g *globals) *cobra.Command {
 	f := &clusterLogsFlags{}
 	cmd := &cobra.Command{
-		Use:   "logs [NODE]",
+		Use:   "logs [NODE] [-f] [--tail N]",
 		Short: "Print a node's boot log",
 		Long: `Prints the output of a node's boot script (its live instance, else the newest).
-Without NODE, every node's log in turn. -f keeps printing as the log grows.`,
-		Args: cobra.MaximumNArgs(1),
+Without NODE, every node's log in turn.
+
+Flags:
+  -f, --follow     keep printing as the log grows (Ctrl-C stops); needs NODE
+                   when the cluster has several nodes
+      --tail N     print only the last N lines
+
+As in docker and kubectl, -f here means --follow: give the config file as
+--file FILE (or -f FILE before "cluster").`,
+		// -f is --follow here, which cobra cannot reconcile with the global
+		// -f/--file shorthand, so this command parses its own flags.
+		DisableFlagParsing: true,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			ctx := cmd.Context()
-			e, err := g.openEngine(ctx, engineOptions{})
-			if err != nil {
+			node, err := f.parse(g, args)
+			if err != nil || f.help {
+				if f.help {
+					return cmd.Help()
+				}
 				return err
 			}
-			var nodes []string
-			if len(args) == 1 {
-				nodes = args
-			} else {
-				for _, n := range e.Cluster.Nodes() {
-					nodes = append(nodes, n.ID)
-				}
-				if f.follow && len(nodes) > 1 {
-					return usageErrorf("-f follows one node: give its id (%v)", nodes)
-				}
-			}
-			for _, n := range nodes {
-				inst, err := e.InstanceFor(ctx, n)
-				if err != nil {
-					return err
-				}
-				if inst == nil {
-					if len(args) == 1 {
-						return fmt.Errorf("node %s has no instance; run `cloud-compose cluster up`", n)
-					}
-					continue
-				}
-				if len(nodes) > 1 {
-					fmt.Fprintf(g.streams.Out, "==> node %s (%s) <==\n", n, inst.ID)
-				}
-				if err := e.Logs(ctx, inst.ID, g.streams.Out, f.follow, f.tail); err != nil {
-					if ctx.Err() != nil && f.follow {
-						return nil
-					}
-					return err
-				}
-			}
-			return nil
+			return f.run(cmd, g, node)
 		},
 	}
-	cmd.Flags().BoolVarP(&f.follow, "follow", "f", false, "keep printing as the log grows (Ctrl-C stops)")
-	cmd.Flags().IntVar(&f.tail, "tail", -1, "print only the last N lines")
 	return cmd
+}
+
+// parse reads the global flags and logs' own from args; it returns NODE.
+func (f *clusterLogsFlags) parse(g *globals, args []string) ([]string, error) {
+	fs := pflag.NewFlagSet("logs", pflag.ContinueOnError)
+	fs.SetOutput(nopWriter{})
+	fs.StringVarP(&g.dir, "dir", "C", g.dir, "")
+	fs.StringVar(&g.file, "file", g.file, "")
+	fs.StringVarP(&g.output, "output", "o", g.output, "")
+	fs.BoolVarP(&g.verbose, "verbose", "v", g.verbose, "")
+	fs.BoolVar(&g.noColor, "no-color", g.noColor, "")
+	fs.BoolVarP(&f.follow, "follow", "f", false, "")
+	fs.IntVar(&f.tail, "tail", -1, "")
+	fs.BoolVarP(&f.help, "help", "h", false, "")
+	if err := fs.Parse(args); err != nil {
+		return nil, &UsageError{Err: fmt.Errorf("cluster logs: %w", err)}
+	}
+	if fs.NArg() > 1 {
+		return nil, usageErrorf("cluster logs takes at most one NODE, got %v", fs.Args())
+	}
+	return fs.Args(), g.setup()
+}
+
+type nopWriter struct{}
+
+func (nopWriter) Write(p []byte) (int, error) { return len(p), nil }
+
+func (f *clusterLogsFlags) run(cmd *cobra.Command, g *globals, args []string) error {
+	ctx := cmd.Context()
+	e, err := g.openEngine(ctx, engineOptions{})
+	if err != nil {
+		return err
+	}
+	var nodes []string
+	if len(args) == 1 {
+		nodes = args
+	} else {
+		for _, n := range e.Cluster.Nodes() {
+			nodes = append(nodes, n.ID)
+		}
+		if f.follow && len(nodes) > 1 {
+			return usageErrorf("-f follows one node: give its id (%v)", nodes)
+		}
+	}
+	for _, n := range nodes {
+		inst, err := e.InstanceFor(ctx, n)
+		if err != nil {
+			return err
+		}
+		if inst == nil {
+			if len(args) == 1 {
+				return fmt.Errorf("node %s has no instance; run `cloud-compose cluster up`", n)
+			}
+			continue
+		}
+		if len(nodes) > 1 {
+			fmt.Fprintf(g.streams.Out, "==> node %s (%s) <==\n", n, inst.ID)
+		}
+		if err := e.Logs(ctx, inst.ID, g.streams.Out, f.follow, f.tail); err != nil {
+			if f.follow && ctx.Err() != nil {
+				return nil // Ctrl-C ends following
+			}
+			return err
+		}
+	}
+	return nil
 }

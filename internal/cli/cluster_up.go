@@ -101,11 +101,11 @@ func (f *clusterUpFlags) run(cmd *cobra.Command, g *globals) error {
 			printUp(g, res)
 		}
 	}
-	if errors.Is(err, cluster.ErrNodesFailed) {
-		return &ExitError{Code: ExitFailed, Err: fmt.Errorf("%w; the other nodes are up. Fix the cause and run `cloud-compose cluster up` again: it launches only what is missing", err)}
-	}
 	if err != nil && ctx.Err() != nil {
-		return fmt.Errorf("interrupted: %w; run `cloud-compose cluster up` again to finish: it launches only what is missing", err)
+		return &ExitError{Code: ExitFailed, Err: fmt.Errorf("interrupted: %w; run `cloud-compose cluster up` again to finish: it launches only what is missing and waits for what is still starting", err)}
+	}
+	if errors.Is(err, cluster.ErrNodesFailed) {
+		return &ExitError{Code: ExitFailed, Err: fmt.Errorf("%w. Fix the cause and run `cloud-compose cluster up` again: it launches only what is missing", err)}
 	}
 	return err
 }

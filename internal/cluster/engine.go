@@ -112,11 +112,19 @@ func (e *Engine) Up(ctx context.Context, opts UpOptions) (*UpResult, error) {
 		dead []provider.Instance
 	}
 	var jobs []job
+	launched := map[string]int{} // instance id -> result index, for the wait
+	var instances []provider.Instance
 	for i, n := range e.Cluster.Nodes() {
 		r := NodeResult{ID: n.ID, Name: NodeName(e.Cluster.Name, n.ID), IP: n.IP}
 		live, dead := match(observed, n)
 		if live != nil {
 			r.Action, r.InstanceID, r.IP = ActionUnchanged, live.ID, live.IP
+			if live.State == provider.Pending {
+				// launched by an earlier, interrupted up: wait for it
+				// (and its health) like for a new one
+				launched[live.ID] = i
+				instances = append(instances, *live)
+			}
 		} else {
 			r.Action = ActionLaunching
 			jobs = append(jobs, job{idx: i, node: n, dead: dead})
@@ -124,7 +132,7 @@ func (e *Engine) Up(ctx context.Context, opts UpOptions) (*UpResult, error) {
 		res.Nodes = append(res.Nodes, r)
 	}
 	for _, r := range res.Nodes {
-		if r.Action == ActionUnchanged {
+		if _, waiting := launched[r.InstanceID]; r.Action == ActionUnchanged && !waiting {
 			e.progress(r)
 		}
 	}
@@ -136,8 +144,6 @@ func (e *Engine) Up(ctx context.Context, opts UpOptions) (*UpResult, error) {
 	sem := make(chan struct{}, parallel)
 	var mu sync.Mutex
 	var wg sync.WaitGroup
-	launched := map[string]int{} // instance id -> result index
-	var instances []provider.Instance
 	generation := time.Now().UTC().Format("20060102T150405Z")
 	for _, j := range jobs {
 		wg.Add(1)

@@ -248,3 +248,16 @@ func TestDownRespectsProtectionAndStatusListsOrphans(t *testing.T) {
 		t.Fatalf("forced down: %v %v", err, p.terminated)
 	}
 }
+
+// An instance an interrupted up left pending is waited for, not relaunched.
+func TestUpWaitsForPendingInstances(t *testing.T) {
+	p := &memProvider{insts: []provider.Instance{{ID: "i-p", NodeID: "0", State: provider.Pending, IP: "127.0.0.10"}}}
+	e := newEngine(t, nodesConfig(1, ""), p)
+	res, err := e.Up(context.Background(), UpOptions{CloudInit: true})
+	if err != nil || actions(res) != "0=unchanged" || p.next != 0 {
+		t.Fatalf("%v %s (%d launches)", err, actions(res), p.next)
+	}
+	if st, _ := p.Instances(context.Background(), e.ID); st[0].State != provider.Running {
+		t.Errorf("the pending instance was not waited for: %s", st[0].State)
+	}
+}
