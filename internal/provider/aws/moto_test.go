@@ -174,7 +174,7 @@ type harness struct {
 func openHarness(t *testing.T, ctx context.Context, pr *project, opts provider.Options) *harness {
 	t.Helper()
 	calls := newCallCounter()
-	pv, err := provider.Open(withHooks(ctx, &hooks{apiOptions: []func(*middleware.Stack) error{calls.apiOption}}), pr.cluster, opts)
+	pv, err := provider.Open(withHooks(ctx, counterHooks(calls)), pr.cluster, opts)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -292,4 +292,8 @@ func mustConfig(t *testing.T) aws.Config {
 		t.Fatal(err)
 	}
 	return cfg
+}
+
+func counterHooks(c *callCounter) *hooks {
+	return &hooks{apiOptions: []func(*middleware.Stack) error{c.apiOption}}
 }
