@@ -36,6 +36,16 @@ func (p *ec2Provider) findIPHolders(ctx context.Context, prep *prepared, observe
 			prep.holders[n.IP] = h
 		}
 	}
+	// The engine terminates a node's dead (stopped) instance before it
+	// launches the replacement: an IP held by it is looked at again then.
+	for _, i := range observed {
+		if !i.State.Live() && i.State != provider.Stopping && prep.holders[i.IP] != "" {
+			if n, ok := prep.launchNodes[i.NodeID]; ok && n.IP == i.IP {
+				delete(prep.checkedIPs, i.IP)
+				delete(prep.holders, i.IP)
+			}
+		}
+	}
 	return nil
 }
 

@@ -78,8 +78,10 @@ func toInstance(cluster string, i ec2types.Instance) provider.Instance {
 	return inst
 }
 
-// nodesToLaunch returns the configured nodes that have no live instance of
-// the cluster for that node at the node's IP — the nodes `up` launches.
+// nodesToLaunch returns the configured nodes that have no live instance —
+// the nodes `up` launches. It matches instances to nodes as the engine does
+// (internal/cluster match): by node tag, else (instances of the original
+// tool) by IP; pending, running and stopping count as live.
 func nodesToLaunch(nodes []config.Node, observed []provider.Instance) []config.Node {
 	var out []config.Node
 	for _, n := range nodes {
@@ -92,7 +94,8 @@ func nodesToLaunch(nodes []config.Node, observed []provider.Instance) []config.N
 
 func hasLiveInstance(n config.Node, observed []provider.Instance) bool {
 	for _, i := range observed {
-		if i.State.Live() && i.NodeID == n.ID && (n.IP == "" || i.IP == n.IP) {
+		mine := i.NodeID == n.ID || (i.NodeID == "" && n.IP != "" && i.IP == n.IP)
+		if mine && (i.State.Live() || i.State == provider.Stopping) {
 			return true
 		}
 	}

@@ -1,0 +1,23 @@
+package aws
+
+import "github.com/aws/aws-sdk-go-v2/service/ec2"
+
+type ec2Client = ec2.Client
+
+// Exports for the end-to-end tests in package aws_test, which drive the
+// real command line (internal/app) and so cannot live in package aws.
+var (
+	RequireMoto  = requireMoto
+	NewWorld     = newWorld
+	WriteProject = writeProject
+	ClusterYAML  = clusterYAML
+	Uniq         = uniq
+	TestContext  = testContext
+)
+
+type World = world
+
+func (w *world) EC2() *ec2Client { return w.ec2 }
+func (w *world) AMI() string     { return w.ami }
+func (w *world) Subnet() string  { return w.subnet }
+func (p *project) Dir() string   { return p.dir }
