@@ -19,9 +19,9 @@ import (
 	ec2types "github.com/aws/aws-sdk-go-v2/service/ec2/types"
 
 	"github.com/cloud-compose/cloud-compose-go/internal/app"
-	awsp "github.com/cloud-compose/cloud-compose-go/internal/provider/aws"
 	"github.com/cloud-compose/cloud-compose-go/internal/cluster"
 	"github.com/cloud-compose/cloud-compose-go/internal/provider"
+	awsp "github.com/cloud-compose/cloud-compose-go/internal/provider/aws"
 )
 
 // countingProxy sits between the binary and moto and counts the API calls

@@ -72,7 +72,6 @@ func (p *ec2Provider) Launch(ctx context.Context, spec provider.LaunchSpec) (pro
 	if inst.Spec == "" {
 		inst.Spec = tagValue(in.TagSpecifications, provider.TagSpec)
 	}
-	p.logf("launched %s %s-%s (%s)", inst.ID, p.clusterName(), n.ID, n.IP)
 	return inst, nil
 }
 

@@ -71,6 +71,7 @@ type ec2Provider struct {
 	// nonce makes client tokens unique per run (see clientToken).
 	nonce string
 
+	logMu    sync.Mutex
 	mu       sync.Mutex
 	prepared *prepared
 	observed map[string]provider.Instance // by instance id, from the last Instances
@@ -178,8 +179,12 @@ func randomNonce() string {
 	return hex.EncodeToString(b[:])
 }
 
+// logf writes a progress line to Options.Log; launches run concurrently,
+// so lines are written one at a time.
 func (p *ec2Provider) logf(format string, args ...any) {
 	if p.opts.Log != nil {
+		p.logMu.Lock()
+		defer p.logMu.Unlock()
 		fmt.Fprintf(p.opts.Log, format+"\n", args...)
 	}
 }
