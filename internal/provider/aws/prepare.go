@@ -30,18 +30,7 @@ func (p *ec2Provider) Prepare(ctx context.Context, data *config.Mapping, observe
 		return &config.Error{Problems: probs}
 	}
 
-	img, how, err := p.resolveImage(ctx, p.aws.AMI, observed, opts.UpgradeImage)
-	if err != nil {
-		return err
-	}
-	awsData := subMapping(data, "aws")
-	awsData.Set("ami", img.ID)
-	if img.Name != "" {
-		awsData.Set("ami_name", img.Name)
-		p.logf("ami %s resolves to %s %s", img.Name, img.ID, how)
-	}
-
-	prep := &prepared{image: img, holders: map[string]string{}, checkedIPs: map[string]bool{}, launchNodes: map[string]config.Node{}}
+	prep := &prepared{holders: map[string]string{}, checkedIPs: map[string]bool{}, launchNodes: map[string]config.Node{}}
 	launch := p.GroupMode()
 	if !launch {
 		for _, n := range nodesToLaunch(p.aws.Nodes, observed) {
@@ -49,7 +38,24 @@ func (p *ec2Provider) Prepare(ctx context.Context, data *config.Mapping, observe
 		}
 		launch = len(prep.launchNodes) > 0
 	}
+	resolve := func() error {
+		img, how, err := p.resolveImage(ctx, p.aws.AMI, observed, opts.UpgradeImage)
+		if err != nil {
+			return err
+		}
+		prep.image = img
+		awsData := subMapping(data, "aws")
+		awsData.Set("ami", img.ID)
+		if img.Name != "" {
+			awsData.Set("ami_name", img.Name)
+			p.logf("ami %s resolves to %s %s", img.Name, img.ID, how)
+		}
+		return nil
+	}
 	if !launch {
+		if err := resolve(); err != nil {
+			return err
+		}
 		p.mu.Lock()
 		p.prepared = prep
 		p.mu.Unlock()
@@ -57,6 +63,7 @@ func (p *ec2Provider) Prepare(ctx context.Context, data *config.Mapping, observe
 	}
 
 	// Independent lookups run concurrently: they are latency, not load.
+	// Only the snapshots wait for the image (its root device).
 	var (
 		wg        sync.WaitGroup
 		mu        sync.Mutex
@@ -74,8 +81,24 @@ func (p *ec2Provider) Prepare(ctx context.Context, data *config.Mapping, observe
 			}
 		}()
 	}
+	if !p.GroupMode() {
+		run(func() error { return p.findIPHolders(ctx, prep, observed) })
+	}
+	if p.aws.InstancePolicy != "" {
+		run(func() error {
+			name, err := p.ensureInstanceProfile(ctx, p.aws.InstancePolicy)
+			prep.profile = name
+			return err
+		})
+	}
+	if p.usesAWSLogs() {
+		run(func() error { return p.ensureLogGroup(ctx) })
+	}
 	run(func() error {
-		if p.needsRootDevice() || !p.hasImageDetails(img) {
+		if err := resolve(); err != nil {
+			return err
+		}
+		if p.needsRootDevice() || !p.hasImageDetails(prep.image) {
 			if err := p.rootDevice(ctx, &prep.image); err != nil {
 				return err
 			}
@@ -91,19 +114,6 @@ func (p *ec2Provider) Prepare(ctx context.Context, data *config.Mapping, observe
 		snapshots = s
 		return err
 	})
-	if !p.GroupMode() {
-		run(func() error { return p.findIPHolders(ctx, prep, observed) })
-	}
-	if p.aws.InstancePolicy != "" {
-		run(func() error {
-			name, err := p.ensureInstanceProfile(ctx, p.aws.InstancePolicy)
-			prep.profile = name
-			return err
-		})
-	}
-	if p.usesAWSLogs() {
-		run(func() error { return p.ensureLogGroup(ctx) })
-	}
 	wg.Wait()
 	if err := errors.Join(errs...); err != nil {
 		return err

@@ -1,0 +1,364 @@
+// Command aws benchmarks `cluster up` and `cluster down` of the Go binary
+// and the Python original (cloud-compose-cluster 0.14.6) against a moto
+// server behind a proxy with EC2's latencies and RunInstances token bucket,
+// in the same run, and prints a markdown table. See README.md.
+package main
+
+import (
+	"bytes"
+	"context"
+	"flag"
+	"fmt"
+	"log"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	awsconfig "github.com/aws/aws-sdk-go-v2/config"
+	"github.com/aws/aws-sdk-go-v2/service/ec2"
+	ec2types "github.com/aws/aws-sdk-go-v2/service/ec2/types"
+)
+
+func main() {
+	var (
+		sizes   = flag.String("n", "3,30,100", "cluster sizes")
+		motoURL = flag.String("moto", os.Getenv("CLOUD_COMPOSE_TEST_MOTO"), "moto server URL (default: start moto_server on a free port)")
+		goBin   = flag.String("go-bin", "", "Go binary (default: go build ./cmd/cloud-compose)")
+		pyBin   = flag.String("py-bin", "", "the Python original's cloud-compose (default: scripts/python-original)")
+		tools   = flag.String("tools", "go,python", "which implementations to run")
+	)
+	flag.Parse()
+	log.SetFlags(0)
+	root, err := repoRoot()
+	if err != nil {
+		log.Fatal(err)
+	}
+	ctx := context.Background()
+	tmp, err := os.MkdirTemp("", "bench-aws-")
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer os.RemoveAll(tmp)
+
+	if *motoURL == "" {
+		url, stop, err := startMoto(root, tmp)
+		if err != nil {
+			log.Fatal(err)
+		}
+		defer stop()
+		*motoURL = url
+	}
+	bins := map[string]string{}
+	for _, t := range strings.Split(*tools, ",") {
+		switch t {
+		case "go":
+			if *goBin == "" {
+				*goBin = filepath.Join(tmp, "cloud-compose")
+				log.Printf("building %s", *goBin)
+				if out, err := exec.Command("go", "build", "-o", *goBin, filepath.Join(root, "cmd", "cloud-compose")).CombinedOutput(); err != nil {
+					log.Fatalf("go build: %v\n%s", err, out)
+				}
+			}
+			bins["go"] = *goBin
+		case "python":
+			if *pyBin == "" {
+				out, err := exec.Command(filepath.Join(root, "scripts", "python-original")).Output()
+				if err != nil {
+					log.Fatalf("scripts/python-original: %v", err)
+				}
+				lines := strings.Split(strings.TrimSpace(string(out)), "\n")
+				*pyBin = lines[len(lines)-1]
+			}
+			bins["python"] = *pyBin
+		}
+	}
+
+	proxy, err := newEC2Proxy(*motoURL)
+	if err != nil {
+		log.Fatal(err)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		log.Fatal(err)
+	}
+	go func() { _ = http.Serve(ln, proxy) }()
+	proxyURL := "http://" + ln.Addr().String()
+
+	// moto directly, for setting up the worlds (not counted, no latency)
+	os.Setenv("AWS_ACCESS_KEY_ID", "testing")
+	os.Setenv("AWS_SECRET_ACCESS_KEY", "testing")
+	os.Setenv("AWS_REGION", "us-east-1")
+	os.Setenv("AWS_ENDPOINT_URL", *motoURL)
+	cfg, err := awsconfig.LoadDefaultConfig(ctx)
+	if err != nil {
+		log.Fatal(err)
+	}
+	moto := ec2.NewFromConfig(cfg)
+
+	var results []result
+	worldNo := 0
+	for _, s := range strings.Split(*sizes, ",") {
+		n, err := strconv.Atoi(strings.TrimSpace(s))
+		if err != nil {
+			log.Fatalf("-n: %v", err)
+		}
+		for _, tool := range []string{"go", "python"} {
+			bin, ok := bins[tool]
+			if !ok {
+				continue
+			}
+			worldNo++
+			w, err := newWorld(ctx, moto, 100+worldNo)
+			if err != nil {
+				log.Fatal(err)
+			}
+			name := fmt.Sprintf("bench-%s-%d-%d", tool, n, time.Now().Unix())
+			dir := filepath.Join(tmp, name)
+			if err := writeProject(dir, name, w, n); err != nil {
+				log.Fatal(err)
+			}
+			r := result{tool: tool, n: n}
+			env := []string{"PATH=" + os.Getenv("PATH"), "HOME=" + os.Getenv("HOME"), "AWS_ACCESS_KEY_ID=testing", "AWS_SECRET_ACCESS_KEY=testing",
+				"AWS_REGION=us-east-1", "AWS_ENDPOINT_URL=" + proxyURL, "NO_COLOR=1"}
+			cmds := commands(tool, bin, dir)
+			proxy.take()
+			for i, step := range []*measure{&r.up, &r.rerun, &r.down} {
+				start := time.Now()
+				out, err := runCmd(dir, env, cmds[i])
+				step.wall = time.Since(start)
+				step.calls, step.throttled = proxy.take()
+				step.err = err
+				if err != nil {
+					log.Printf("%s N=%d %s: %v\n%s", tool, n, strings.Join(cmds[i], " "), err, out)
+				}
+				if i == 0 {
+					running, err := countRunning(ctx, moto, name)
+					if err != nil {
+						log.Fatal(err)
+					}
+					r.running = running
+				}
+			}
+			log.Printf("%s N=%d: up %.2fs %d calls (%s), re-run %.2fs %d calls, down %.2fs %d calls, %d running after up",
+				tool, n, r.up.wall.Seconds(), sum(r.up.calls), describeCalls(r.up.calls), r.rerun.wall.Seconds(), sum(r.rerun.calls), r.down.wall.Seconds(), sum(r.down.calls), r.running)
+			results = append(results, r)
+		}
+	}
+	fmt.Print(table(results))
+}
+
+// commands are up, up again, down for one implementation. The Python
+// original's down does not wait for termination; the Go binary's down is
+// run with --no-wait to compare the same work.
+func commands(tool, bin, dir string) [][]string {
+	if tool == "go" {
+		return [][]string{
+			{bin, "-C", dir, "cluster", "up"},
+			{bin, "-C", dir, "cluster", "up"},
+			{bin, "-C", dir, "cluster", "down", "--yes", "--no-wait"},
+		}
+	}
+	return [][]string{{bin, "cluster", "up"}, {bin, "cluster", "up"}, {bin, "cluster", "down"}}
+}
+
+func runCmd(dir string, env, args []string) (string, error) {
+	cmd := exec.Command(args[0], args[1:]...)
+	cmd.Dir = dir
+	cmd.Env = env
+	var out bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &out
+	err := cmd.Run()
+	return out.String(), err
+}
+
+type measure struct {
+	wall      time.Duration
+	calls     map[string]int
+	throttled int
+	err       error
+}
+
+type result struct {
+	tool            string
+	n               int
+	up, rerun, down measure
+	running         int
+}
+
+// floor is the rate limit's floor for `up` of n instances: the bucket
+// gives 5 at once and 2 a second after, the last launch takes 1.5 s, plus
+// the few Describe calls no `up` can skip (observe, look up, wait).
+func floor(n int) time.Duration {
+	f := latencyRun + 3*latencyDescribe
+	if n > runBurst {
+		f += time.Duration(float64(n-runBurst) / runRefill * float64(time.Second))
+	}
+	return f
+}
+
+func table(rs []result) string {
+	var b strings.Builder
+	b.WriteString("| N | impl | up | up calls | calls/node | throttled | up / floor | re-run up | re-run calls | down | down calls | running after up |\n")
+	b.WriteString("|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n")
+	byKey := map[string]result{}
+	for _, r := range rs {
+		byKey[fmt.Sprintf("%s/%d", r.tool, r.n)] = r
+		status := ""
+		if r.up.err != nil || r.rerun.err != nil || r.down.err != nil {
+			status = " (error)"
+		}
+		fmt.Fprintf(&b, "| %d | %s%s | %.1f s | %d | %.2f | %d | %.2f× | %.2f s | %d | %.2f s | %d | %d |\n",
+			r.n, r.tool, status, r.up.wall.Seconds(), sum(r.up.calls), float64(sum(r.up.calls))/float64(r.n), r.up.throttled,
+			r.up.wall.Seconds()/floor(r.n).Seconds(), r.rerun.wall.Seconds(), sum(r.rerun.calls), r.down.wall.Seconds(), sum(r.down.calls), r.running)
+	}
+	b.WriteString("\n| N | floor | up: Python / Go | up calls: Python / Go | re-run: Python / Go | down: Python / Go |\n|---:|---:|---:|---:|---:|---:|\n")
+	for _, r := range rs {
+		if r.tool != "go" {
+			continue
+		}
+		p, ok := byKey[fmt.Sprintf("python/%d", r.n)]
+		if !ok {
+			continue
+		}
+		fmt.Fprintf(&b, "| %d | %.1f s | %.2f× | %.2f× | %.1f× | %.2f× |\n", r.n, floor(r.n).Seconds(),
+			p.up.wall.Seconds()/r.up.wall.Seconds(), float64(sum(p.up.calls))/float64(sum(r.up.calls)),
+			p.rerun.wall.Seconds()/r.rerun.wall.Seconds(), p.down.wall.Seconds()/r.down.wall.Seconds())
+	}
+	return b.String()
+}
+
+// world is a VPC with one /24 subnet, a security group, a key pair and an
+// image tagged by name, made directly in moto.
+type world struct {
+	subnet, sg, key, amiName, cidr string
+}
+
+func newWorld(ctx context.Context, c *ec2.Client, n int) (*world, error) {
+	w := &world{cidr: fmt.Sprintf("10.%d", n), key: fmt.Sprintf("bench-key-%d-%d", n, time.Now().UnixNano()), amiName: fmt.Sprintf("bench-image-%d", n)}
+	vpc, err := c.CreateVpc(ctx, &ec2.CreateVpcInput{CidrBlock: aws.String(w.cidr + ".0.0/16")})
+	if err != nil {
+		return nil, err
+	}
+	sn, err := c.CreateSubnet(ctx, &ec2.CreateSubnetInput{VpcId: vpc.Vpc.VpcId, CidrBlock: aws.String(w.cidr + ".1.0/24"), AvailabilityZone: aws.String("us-east-1a")})
+	if err != nil {
+		return nil, err
+	}
+	w.subnet = aws.ToString(sn.Subnet.SubnetId)
+	sg, err := c.CreateSecurityGroup(ctx, &ec2.CreateSecurityGroupInput{GroupName: aws.String(w.key), Description: aws.String("bench"), VpcId: vpc.Vpc.VpcId})
+	if err != nil {
+		return nil, err
+	}
+	w.sg = aws.ToString(sg.GroupId)
+	if _, err := c.CreateKeyPair(ctx, &ec2.CreateKeyPairInput{KeyName: aws.String(w.key)}); err != nil {
+		return nil, err
+	}
+	img, err := c.RegisterImage(ctx, &ec2.RegisterImageInput{Name: aws.String(w.amiName + "-" + w.key)})
+	if err != nil {
+		return nil, err
+	}
+	_, err = c.CreateTags(ctx, &ec2.CreateTagsInput{Resources: []string{aws.ToString(img.ImageId)}, Tags: []ec2types.Tag{{Key: aws.String("Name"), Value: aws.String(w.amiName)}}})
+	return w, err
+}
+
+const clusterSh = `#!/bin/bash
+# {{ name }} node {{ _node_id }} on {{ aws.ami }}
+echo "starting {{ _node_id }}"
+`
+
+func writeProject(dir, name string, w *world, n int) error {
+	if err := os.MkdirAll(filepath.Join(dir, "templates"), 0o755); err != nil {
+		return err
+	}
+	if err := os.WriteFile(filepath.Join(dir, "templates", "cluster.sh"), []byte(clusterSh), 0o644); err != nil {
+		return err
+	}
+	var b strings.Builder
+	fmt.Fprintf(&b, `cluster:
+  name: %s
+  search_path: [templates]
+  aws:
+    ami: %s
+    keypair: %s
+    security_groups: %s
+    instance_type: t3.micro
+    terminate_protection: false
+    tags: {team: bench}
+    volumes:
+      - {name: root, size: 10G}
+      - {name: data, block: /dev/xvdf, size: 50G}
+    nodes:
+`, name, w.amiName, w.key, w.sg)
+	for i := 0; i < n; i++ {
+		fmt.Fprintf(&b, "      - {id: %d, ip: %s.1.%d, subnet: %s}\n", i, w.cidr, 10+i, w.subnet)
+	}
+	return os.WriteFile(filepath.Join(dir, "cloud-compose.yml"), []byte(b.String()), 0o644)
+}
+
+func countRunning(ctx context.Context, c *ec2.Client, cluster string) (int, error) {
+	out, err := c.DescribeInstances(ctx, &ec2.DescribeInstancesInput{Filters: []ec2types.Filter{
+		{Name: aws.String("tag:ClusterName"), Values: []string{cluster}},
+		{Name: aws.String("instance-state-name"), Values: []string{"pending", "running"}},
+	}})
+	if err != nil {
+		return 0, err
+	}
+	n := 0
+	for _, r := range out.Reservations {
+		n += len(r.Instances)
+	}
+	return n, nil
+}
+
+func repoRoot() (string, error) {
+	out, err := exec.Command("git", "rev-parse", "--show-toplevel").Output()
+	if err != nil {
+		return "", fmt.Errorf("run from inside the repository: %w", err)
+	}
+	return strings.TrimSpace(string(out)), nil
+}
+
+// startMoto starts moto_server (scripts/test's pinned venv if present,
+// else PATH) on a free port.
+func startMoto(root, tmp string) (string, func(), error) {
+	bin := filepath.Join(root, ".cache", "moto-5.2.5", "bin", "moto_server")
+	if _, err := os.Stat(bin); err != nil {
+		if bin, err = exec.LookPath("moto_server"); err != nil {
+			return "", nil, fmt.Errorf("no moto_server: run scripts/test once (it installs the pinned moto) or pass -moto URL")
+		}
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return "", nil, err
+	}
+	port := ln.Addr().(*net.TCPAddr).Port
+	ln.Close()
+	logf, err := os.Create(filepath.Join(tmp, "moto.log"))
+	if err != nil {
+		return "", nil, err
+	}
+	cmd := exec.Command(bin, "-H", "127.0.0.1", "-p", strconv.Itoa(port))
+	// Without moto's thousands of built-in public images, DescribeImages
+	// and DescribeSnapshots cost what EC2's do (the proxy adds that), not
+	// a scan of the emulator's catalogue. Both implementations benefit.
+	cmd.Env = append(os.Environ(), "MOTO_EC2_LOAD_DEFAULT_AMIS=false")
+	cmd.Stdout, cmd.Stderr = logf, logf
+	if err := cmd.Start(); err != nil {
+		return "", nil, err
+	}
+	url := fmt.Sprintf("http://127.0.0.1:%d", port)
+	for i := 0; i < 100; i++ {
+		if resp, err := http.Get(url + "/moto-api/"); err == nil {
+			resp.Body.Close()
+			return url, func() { _ = cmd.Process.Kill(); _ = cmd.Wait() }, nil
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	_ = cmd.Process.Kill()
+	return "", nil, fmt.Errorf("moto_server did not start; see %s", logf.Name())
+}
