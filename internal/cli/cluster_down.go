@@ -73,7 +73,7 @@ func (f *clusterDownFlags) run(cmd *cobra.Command, g *globals) error {
 	if errors.As(err, &pe) {
 		fmt.Fprintf(g.streams.ErrOut, "Termination protection is on for:\n")
 		printInstancesTo(g.streams.ErrOut, pe.Instances)
-		return fmt.Errorf("nothing terminated: %d instance(s) are protected; run `cloud-compose cluster down --force` to turn protection off and terminate", len(pe.Instances))
+		return fmt.Errorf("nothing terminated: %w; run `cloud-compose cluster down --force` to turn protection off and terminate", pe)
 	}
 	if res != nil {
 		if g.json() {

@@ -1,0 +1,38 @@
+package aws
+
+import (
+	"testing"
+
+	"github.com/cloud-compose/cloud-compose-go/internal/provider"
+)
+
+// `cluster snapshot` on EC2: a snapshot per data volume (not the root),
+// tagged so that the next `up` restores it.
+func TestIntegrationSnapshotCreate(t *testing.T) {
+	requireMoto(t)
+	ctx := testContext(t)
+	w := newWorld(t, ctx)
+	name := uniq("snap")
+	pr := writeProject(t, clusterYAML(w, name, 2, "    volumes:\n      - {name: data, block: /dev/xvdf, size: 20G, delete_on_termination: true}\n", ""))
+	h := openHarness(t, ctx, pr, provider.Options{})
+	if _, err := h.up(ctx, provider.UpOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	h.calls.Reset()
+	snaps, err := h.p.Snapshot(ctx, h.id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	h.budget(4, map[string]int{"ec2:CreateSnapshot": 2})
+	if len(snaps) != 2 || snaps[0].NodeID != "0" || snaps[1].NodeID != "1" || snaps[0].Device != "/dev/xvdf" {
+		t.Fatalf("snapshots: %+v", snaps)
+	}
+	// The tags are the ones up restores by.
+	found, err := h.p.findSnapshots(ctx, "/dev/sda1", name, snaps[1].Created.Add(1e9))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if found[0] == "" || (found[0] != snaps[0].ID && found[0] != snaps[1].ID) {
+		t.Errorf("up would not restore the new snapshots: %v (made %v)", found, snaps)
+	}
+}
