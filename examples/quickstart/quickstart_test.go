@@ -9,8 +9,8 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"flag"
 	"fmt"
+	"github.com/cloud-compose/cloud-compose-go/internal/testbin"
 	"io"
 	"math/rand/v2"
 	"net/http"
@@ -28,26 +28,7 @@ import (
 var binary string
 
 func TestMain(m *testing.M) {
-	flag.Parse()
-	if testing.Short() {
-		os.Exit(m.Run())
-	}
-	tmp, err := os.MkdirTemp("", "cloud-compose-quickstart-test-")
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
-	}
-	binary = filepath.Join(tmp, "cloud-compose")
-	build := exec.Command("go", "build", "-o", binary, "./cmd/cloud-compose")
-	build.Dir = "../.."
-	if out, err := build.CombinedOutput(); err != nil {
-		fmt.Fprintf(os.Stderr, "build cloud-compose: %v\n%s", err, out)
-		os.RemoveAll(tmp)
-		os.Exit(1)
-	}
-	code := m.Run()
-	os.RemoveAll(tmp)
-	os.Exit(code)
+	testbin.Main(m, func(b string) { binary = b })
 }
 
 // quickstart is a copy of the example with its own IPs and store.

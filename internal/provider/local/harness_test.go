@@ -3,14 +3,12 @@ package local
 import (
 	"bytes"
 	"context"
-	"flag"
 	"fmt"
+	"github.com/cloud-compose/cloud-compose-go/internal/testbin"
 	"io"
 	"math/rand/v2"
 	"net/http"
 	"os"
-	"os/exec"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
@@ -26,35 +24,10 @@ import (
 var binary string
 
 func TestMain(m *testing.M) {
-	flag.Parse()
-	if testing.Short() {
-		os.Exit(m.Run())
-	}
-	tmp, err := os.MkdirTemp("", "cloud-compose-local-test-")
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
-	}
-	binary = filepath.Join(tmp, "cloud-compose")
-	build := exec.Command("go", "build", "-o", binary, "./cmd/cloud-compose")
-	build.Dir = moduleRoot()
-	if out, err := build.CombinedOutput(); err != nil {
-		fmt.Fprintf(os.Stderr, "build cloud-compose: %v\n%s", err, out)
-		os.RemoveAll(tmp)
-		os.Exit(1)
-	}
-	os.Setenv(EnvSelf, binary)
-	code := m.Run()
-	os.RemoveAll(tmp)
-	os.Exit(code)
-}
-
-func moduleRoot() string {
-	out, err := exec.Command("go", "env", "GOMOD").Output()
-	if err != nil {
-		panic(err)
-	}
-	return filepath.Dir(strings.TrimSpace(string(out)))
+	testbin.Main(m, func(b string) {
+		binary = b
+		os.Setenv(EnvSelf, b)
+	})
 }
 
 // harness is one test's private local cloud: its own store directory and

@@ -88,7 +88,7 @@ var unsafeChars = regexp.MustCompile(`[^A-Za-z0-9._-]+`)
 // data volumes: the root is not a volume) into dated snapshots, all with the
 // same time stamp.
 func (p *localProvider) Snapshot(ctx context.Context, cluster provider.ClusterID) ([]provider.Snapshot, error) {
-	var todo []snapshotRecord
+	var pending []snapshotRecord
 	now := time.Now().UTC()
 	err := p.store.update(ctx, func(t *txn) error {
 		recs, err := t.instances()
@@ -111,7 +111,7 @@ func (p *localProvider) Snapshot(ctx context.Context, cluster provider.ClusterID
 				if err := t.put(bucketSnapshots, sn.ID, sn); err != nil {
 					return err
 				}
-				todo = append(todo, sn)
+				pending = append(pending, sn)
 			}
 		}
 		return nil
@@ -121,7 +121,7 @@ func (p *localProvider) Snapshot(ctx context.Context, cluster provider.ClusterID
 	}
 	var out []provider.Snapshot
 	var errs []error
-	for _, sn := range todo {
+	for _, sn := range pending {
 		err := copyTree(ctx, p.store.volumeDir(sn.VolumeID), p.store.path(sn.Dir))
 		err2 := p.store.update(context.WithoutCancel(ctx), func(t *txn) error {
 			if err != nil {

@@ -1,0 +1,52 @@
+// Package testbin builds the cloud-compose binary once for a test binary,
+// for tests that run real processes (the local provider's supervisors, the
+// quickstart end to end). It is imported only by tests.
+package testbin
+
+import (
+	"flag"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// Main is a TestMain body: unless -short, it builds cmd/cloud-compose into
+// a temporary directory, calls use with its path, runs the tests, and
+// removes the directory.
+func Main(m *testing.M, use func(binary string)) {
+	flag.Parse()
+	if testing.Short() {
+		os.Exit(m.Run())
+	}
+	tmp, err := os.MkdirTemp("", "cloud-compose-test-")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	binary := filepath.Join(tmp, "cloud-compose")
+	if err := build(binary); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.RemoveAll(tmp)
+		os.Exit(1)
+	}
+	use(binary)
+	code := m.Run()
+	os.RemoveAll(tmp)
+	os.Exit(code)
+}
+
+func build(binary string) error {
+	gomod, err := exec.Command("go", "env", "GOMOD").Output()
+	if err != nil {
+		return fmt.Errorf("go env GOMOD: %w", err)
+	}
+	cmd := exec.Command("go", "build", "-o", binary, "./cmd/cloud-compose")
+	cmd.Dir = filepath.Dir(strings.TrimSpace(string(gomod)))
+	if out, err := cmd.CombinedOutput(); err != nil {
+		return fmt.Errorf("build cloud-compose: %v\n%s", err, out)
+	}
+	return nil
+}
