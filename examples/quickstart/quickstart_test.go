@@ -203,28 +203,7 @@ func (q *quickstart) waitHealthy(i int) {
 
 // processes lists live processes whose command line or environment
 // mentions s: read from the process table, not from the store.
-func (q *quickstart) processes(s string) []int {
-	var out []int
-	ents, _ := os.ReadDir("/proc")
-	for _, e := range ents {
-		pid, err := strconv.Atoi(e.Name())
-		if err != nil || pid == os.Getpid() {
-			continue
-		}
-		cmdline, _ := os.ReadFile("/proc/" + e.Name() + "/cmdline")
-		cmdline = bytes.ReplaceAll(cmdline, []byte{0}, []byte{' '})
-		environ, _ := os.ReadFile("/proc/" + e.Name() + "/environ")
-		if !bytes.Contains(cmdline, []byte(s)) && !bytes.Contains(environ, []byte(s)) {
-			continue
-		}
-		stat, _ := os.ReadFile("/proc/" + e.Name() + "/stat")
-		if i := bytes.LastIndexByte(stat, ')'); i > 0 && i+2 < len(stat) && stat[i+2] == 'Z' {
-			continue
-		}
-		out = append(out, pid)
-	}
-	return out
-}
+func (q *quickstart) processes(s string) []int { return testbin.Processes(s) }
 
 func (q *quickstart) service(i int) []int { return q.processes("--addr " + q.ips[i] + ":8080") }
 

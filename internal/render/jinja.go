@@ -472,13 +472,9 @@ var strMethodNames = []string{"capitalize", "casefold", "center", "count", "ends
 // strSplit is Python's str.split: without a separator it splits on runs of
 // white space and drops empty strings.
 func strSplit(self string, _ *exec.Value, args *exec.VarArgs) (any, error) {
-	var sep *exec.Value
-	maxsplit := -1
-	if err := args.Take(
-		exec.PositionalArgument("sep", exec.AsValue(nil), func(v *exec.Value) error { sep = v; return nil }),
-		exec.PositionalArgument("maxsplit", exec.AsValue(-1), exec.IntArgument(&maxsplit)),
-	); err != nil {
-		return nil, exec.ErrInvalidCall(err)
+	sep, maxsplit, err := splitArgs(args)
+	if err != nil {
+		return nil, err
 	}
 	var parts []string
 	if sep == nil || sep.IsNil() {
@@ -559,13 +555,9 @@ func dictGet(self map[string]any, selfValue *exec.Value, args *exec.VarArgs) (an
 
 // strRSplit is Python's str.rsplit(sep=None, maxsplit=-1): splits from the right.
 func strRSplit(self string, v *exec.Value, args *exec.VarArgs) (any, error) {
-	var sep *exec.Value
-	maxsplit := -1
-	if err := args.Take(
-		exec.PositionalArgument("sep", exec.AsValue(nil), func(v *exec.Value) error { sep = v; return nil }),
-		exec.PositionalArgument("maxsplit", exec.AsValue(-1), exec.IntArgument(&maxsplit)),
-	); err != nil {
-		return nil, exec.ErrInvalidCall(err)
+	sep, maxsplit, err := splitArgs(args)
+	if err != nil {
+		return nil, err
 	}
 	if maxsplit < 0 || sep == nil || sep.IsNil() {
 		return strSplit(self, v, exec.NewVarArgs())
@@ -627,4 +619,16 @@ func strCount(self string, _ *exec.Value, args *exec.VarArgs) (any, error) {
 		return 0, nil
 	}
 	return strings.Count(self[start:end], sub), nil
+}
+
+// splitArgs takes split's and rsplit's arguments: (sep=None, maxsplit=-1).
+func splitArgs(args *exec.VarArgs) (sep *exec.Value, maxsplit int, err error) {
+	maxsplit = -1
+	if err := args.Take(
+		exec.PositionalArgument("sep", exec.AsValue(nil), func(v *exec.Value) error { sep = v; return nil }),
+		exec.PositionalArgument("maxsplit", exec.AsValue(-1), exec.IntArgument(&maxsplit)),
+	); err != nil {
+		return nil, 0, exec.ErrInvalidCall(err)
+	}
+	return sep, maxsplit, nil
 }

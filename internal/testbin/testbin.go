@@ -4,11 +4,13 @@
 package testbin
 
 import (
+	"bytes"
 	"flag"
 	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 )
@@ -49,4 +51,31 @@ func build(binary string) error {
 		return fmt.Errorf("build cloud-compose: %v\n%s", err, out)
 	}
 	return nil
+}
+
+// Processes returns the live (not zombie) processes whose command line or
+// environment mentions s, read from the process table (Linux /proc), so
+// tests check what really runs, not what a store says.
+func Processes(s string) []int {
+	var out []int
+	ents, _ := os.ReadDir("/proc")
+	for _, e := range ents {
+		pid, err := strconv.Atoi(e.Name())
+		if err != nil || pid == os.Getpid() {
+			continue
+		}
+		dir := "/proc/" + e.Name()
+		cmdline, _ := os.ReadFile(dir + "/cmdline")
+		cmdline = bytes.ReplaceAll(cmdline, []byte{0}, []byte{' '})
+		environ, _ := os.ReadFile(dir + "/environ")
+		if !bytes.Contains(cmdline, []byte(s)) && !bytes.Contains(environ, []byte(s)) {
+			continue
+		}
+		stat, _ := os.ReadFile(dir + "/stat")
+		if i := bytes.LastIndexByte(stat, ')'); i > 0 && i+2 < len(stat) && stat[i+2] == 'Z' {
+			continue
+		}
+		out = append(out, pid)
+	}
+	return out
 }

@@ -1,7 +1,6 @@
 package local
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"github.com/cloud-compose/cloud-compose-go/internal/testbin"
@@ -203,26 +202,7 @@ func waitState(ctx context.Context, t *testing.T, p *localProvider, id string, w
 
 // processesUsing returns the live processes whose command line or
 // environment mentions s, read from the process table (not the store).
-func processesUsing(s string) []int {
-	var out []int
-	ents, _ := os.ReadDir("/proc")
-	for _, e := range ents {
-		pid, err := strconv.Atoi(e.Name())
-		if err != nil || pid == os.Getpid() {
-			continue
-		}
-		cmdline, _ := os.ReadFile("/proc/" + e.Name() + "/cmdline")
-		cmdline = bytes.ReplaceAll(cmdline, []byte{0}, []byte{' '})
-		environ, _ := os.ReadFile("/proc/" + e.Name() + "/environ")
-		if !bytes.Contains(cmdline, []byte(s)) && !bytes.Contains(environ, []byte(s)) {
-			continue
-		}
-		if st, ok := readStat(pid); ok && st.State != 'Z' {
-			out = append(out, pid)
-		}
-	}
-	return out
-}
+func processesUsing(s string) []int { return testbin.Processes(s) }
 
 // killUsing SIGKILLs every process whose command line or environment
 // mentions s (supervisors name the store directory; every process of a
