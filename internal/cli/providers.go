@@ -1,7 +1,6 @@
 package cli
 
-// The providers compiled into the binary; each registers itself by name.
+// The providers compiled into every binary; each registers itself by name.
 import (
-	_ "github.com/cloud-compose/cloud-compose-go/internal/provider/aws"
 	_ "github.com/cloud-compose/cloud-compose-go/internal/provider/local"
 )

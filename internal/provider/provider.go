@@ -232,7 +232,11 @@ func Open(ctx context.Context, c *config.Cluster, opts Options) (Provider, error
 	f, ok := factories[c.Provider]
 	mu.Unlock()
 	if !ok {
-		return nil, fmt.Errorf("%w: provider %q is not built in (known: %v)", ErrNoProvider, c.Provider, Names())
+		hint := ""
+		if c.Provider == "aws" {
+			hint = "; this binary was built with -tags noaws: build it again without that tag (go build ./cmd/cloud-compose)"
+		}
+		return nil, fmt.Errorf("%w: provider %q is not built into this binary (it has: %v)%s", ErrNoProvider, c.Provider, Names(), hint)
 	}
 	return f(ctx, c, opts)
 }
