@@ -116,14 +116,26 @@ func printUp(g *globals, res *cluster.UpResult) {
 			res.Group.Name, res.Group.Action, res.Group.Version, res.Group.Size)
 		return
 	}
+	urls := false // the URL column only for clusters with a health check
+	for _, r := range res.Nodes {
+		urls = urls || r.URL != ""
+	}
 	tw := tabwriter.NewWriter(g.streams.Out, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "NODE\tACTION\tINSTANCE\tNAME\tIP\tURL\tDETAIL")
+	if urls {
+		fmt.Fprintln(tw, "NODE\tACTION\tINSTANCE\tNAME\tIP\tURL\tDETAIL")
+	} else {
+		fmt.Fprintln(tw, "NODE\tACTION\tINSTANCE\tNAME\tIP\tDETAIL")
+	}
 	for _, r := range res.Nodes {
 		detail := r.Reason
 		if r.Error != "" {
 			detail = r.Error
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", r.ID, r.Action, dash(r.InstanceID), r.Name, dash(r.IP), dash(r.URL), detail)
+		url := "\t" + dash(r.URL)
+		if !urls {
+			url = ""
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s%s\t%s\n", r.ID, r.Action, dash(r.InstanceID), r.Name, dash(r.IP), url, detail)
 	}
 	tw.Flush()
 }
