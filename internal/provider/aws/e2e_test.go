@@ -3,6 +3,7 @@ package aws_test
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -181,7 +182,7 @@ func TestIntegrationCommandLine(t *testing.T) {
 		t.Fatal(err)
 	}
 	_, err = run(t, "-C", dir, "cluster", "down", "--yes")
-	if err == nil || !strings.Contains(err.Error(), "protected") || app.ExitCode(err) != 1 {
+	if !errors.Is(err, provider.ErrProtected) || !strings.Contains(err.Error(), "--force") || app.ExitCode(err) != 1 {
 		t.Errorf("down of a protected cluster: %v (exit %d), want a protection error and exit 1", err, app.ExitCode(err))
 	}
 	if out, _ := run(t, "-C", dir, "-o", "json", "cluster", "status"); strings.Count(out, `"running"`) != 4 {
