@@ -72,18 +72,8 @@ func newQuickstart(t *testing.T, edit func(string) string) *quickstart {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() {
-		if pids := q.processes(q.store); len(pids) > 0 {
+		if pids := testbin.KillAll(q.store); len(pids) > 0 {
 			t.Errorf("processes left running after the test (killed): %v", pids)
-			for range 50 {
-				left := q.processes(q.store)
-				if len(left) == 0 {
-					break
-				}
-				for _, pid := range left {
-					_ = syscall.Kill(pid, syscall.SIGKILL)
-				}
-				time.Sleep(20 * time.Millisecond)
-			}
 		}
 	})
 	return q

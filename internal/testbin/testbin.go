@@ -12,7 +12,9 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
+	"time"
 )
 
 // Main is a TestMain body: unless -short, it builds cmd/cloud-compose into
@@ -78,4 +80,22 @@ func Processes(s string) []int {
 		out = append(out, pid)
 	}
 	return out
+}
+
+// KillAll SIGKILLs every process Processes(s) finds, until none is left
+// (or about a second has passed), and returns those it found first.
+// Tests call it in cleanup so a failing test leaves nothing running.
+func KillAll(s string) []int {
+	found := Processes(s)
+	for range 50 {
+		left := Processes(s)
+		if len(left) == 0 {
+			break
+		}
+		for _, pid := range left {
+			_ = syscall.Kill(pid, syscall.SIGKILL)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	return found
 }

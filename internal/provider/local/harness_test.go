@@ -11,7 +11,6 @@ import (
 	"strconv"
 	"strings"
 	"sync"
-	"syscall"
 	"testing"
 	"time"
 
@@ -47,7 +46,7 @@ func newHarness(t *testing.T) *harness {
 	t.Setenv(EnvDir, dir)
 	h := &harness{t: t, dir: dir, net: fmt.Sprintf("127.%d.%d.", 100+rand.IntN(150), rand.IntN(256)), port: 18080}
 	t.Cleanup(func() {
-		if pids := killUsing(dir); len(pids) > 0 {
+		if pids := testbin.KillAll(dir); len(pids) > 0 {
 			t.Errorf("processes left running after the test (killed): %v", pids)
 		}
 	})
@@ -203,24 +202,6 @@ func waitState(ctx context.Context, t *testing.T, p *localProvider, id string, w
 // processesUsing returns the live processes whose command line or
 // environment mentions s, read from the process table (not the store).
 func processesUsing(s string) []int { return testbin.Processes(s) }
-
-// killUsing SIGKILLs every process whose command line or environment
-// mentions s (supervisors name the store directory; every process of a
-// node has its root and volumes, which are in it, in its environment).
-func killUsing(s string) []int {
-	pids := processesUsing(s)
-	for range 50 {
-		left := processesUsing(s)
-		if len(left) == 0 {
-			break
-		}
-		for _, pid := range left {
-			_ = syscall.Kill(pid, syscall.SIGKILL)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-	return pids
-}
 
 func ctxT(t *testing.T) context.Context {
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)

@@ -215,16 +215,26 @@ func (sv *supervisor) claim(ctx context.Context, reap bool) (*instanceRecord, er
 	return rec, err
 }
 
-func (sv *supervisor) reap(ctx context.Context) error {
-	rec, err := sv.claim(ctx, true)
+// begin claims the instance (to run or to reap it) and tells the launcher
+// the supervisor has taken over; rec is nil when there is nothing to do.
+func (sv *supervisor) begin(ctx context.Context, reap bool) (*instanceRecord, error) {
+	rec, err := sv.claim(ctx, reap)
 	if errors.Is(err, errDone) {
 		sv.tookOver()
-		return nil
+		return nil, nil
 	}
 	if err != nil {
-		return err
+		return nil, err
 	}
 	sv.tookOver()
+	return rec, nil
+}
+
+func (sv *supervisor) reap(ctx context.Context) error {
+	rec, err := sv.begin(ctx, true)
+	if rec == nil || err != nil {
+		return err
+	}
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	go func() {
@@ -252,15 +262,10 @@ func (sv *supervisor) run(ctx context.Context) error {
 	if err := unix.Prctl(unix.PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0); err != nil {
 		return fmt.Errorf("supervisor: become subreaper: %w", err)
 	}
-	rec, err := sv.claim(ctx, false)
-	if errors.Is(err, errDone) {
-		sv.tookOver()
-		return nil
-	}
-	if err != nil {
+	rec, err := sv.begin(ctx, false)
+	if rec == nil || err != nil {
 		return err
 	}
-	sv.tookOver()
 	bg := context.WithoutCancel(ctx)
 
 	// A termination request (SIGTERM from Terminate, or the CLI's context)
