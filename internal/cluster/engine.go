@@ -329,28 +329,10 @@ func (e *Engine) userData(data *config.Mapping, nodeID any, cloudInit bool) (str
 }
 
 // match finds the instances of node n among the cluster's instances: the
-// live one (by node tag, else by IP), and the dead ones (stopped or failed)
-// that a launch replaces.
+// live one, and the dead ones (stopped or failed) that a launch replaces.
 func match(observed []provider.Instance, n config.Node) (live *provider.Instance, dead []provider.Instance) {
-	for i := range observed {
-		o := &observed[i]
-		mine := o.NodeID == n.ID || (o.NodeID == "" && n.IP != "" && o.IP == n.IP)
-		if !mine {
-			continue
-		}
-		switch {
-		case o.State.Live() || o.State == provider.Stopping:
-			if live == nil {
-				live = o
-			}
-		case o.State == provider.Stopped || o.State == provider.Failed:
-			dead = append(dead, *o)
-		}
-	}
-	if live != nil {
-		return live, nil
-	}
-	return nil, dead
+	m := provider.MatchNode(observed, n)
+	return m.Live, m.Dead
 }
 
 // Observe returns the cluster's instances, sorted by node id then launch.

@@ -48,7 +48,7 @@ func (e *Engine) Status(ctx context.Context) (*Status, error) {
 			pick = &dead[len(dead)-1]
 		}
 		for _, i := range insts {
-			if (i.NodeID == n.ID) || (i.NodeID == "" && n.IP != "" && i.IP == n.IP) {
+			if provider.Owns(i, n) {
 				used[i.ID] = true
 			}
 		}

@@ -60,6 +60,11 @@ type Instance struct {
 	ExitCode   *int              `json:"exit_code,omitempty"`
 	Tags       map[string]string `json:"-"`
 	Generation string            `json:"-"`
+	// Foreign is set on an instance that carries the cluster's name but
+	// lies outside the cluster's own network (AWS: another VPC): it says
+	// where it is (e.g. "vpc-0abc"). Nothing ever terminates, adopts or
+	// replaces a foreign instance; status lists it so the operator knows.
+	Foreign string `json:"foreign,omitempty"`
 }
 
 // Image is a resolved machine image.
@@ -137,6 +142,16 @@ type GroupResult struct {
 	Action  string // created | updated | unchanged
 	Version string // launch template version
 	Size    int
+}
+
+// Watcher tells whether an instance is still alive, cheaply enough to ask
+// on every health probe (local: its process tree). The engine stops
+// waiting for a node's health the moment its instance dies, instead of
+// waiting out the timeout or trusting an answer from someone else.
+type Watcher interface {
+	// Alive returns nil while the instance runs; otherwise an error that
+	// says why it is not (e.g. "instance i-3 failed (exit code 1)").
+	Alive(ctx context.Context, instanceID string) error
 }
 
 // Snapshotter snapshots the cluster's data volumes.

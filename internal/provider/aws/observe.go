@@ -79,25 +79,13 @@ func toInstance(cluster string, i ec2types.Instance) provider.Instance {
 }
 
 // nodesToLaunch returns the configured nodes that have no live instance —
-// the nodes `up` launches. It matches instances to nodes as the engine does
-// (internal/cluster match): by node tag, else (instances of the original
-// tool) by IP; pending, running and stopping count as live.
+// the nodes `up` launches — by the engine's own matcher (provider.MatchNode).
 func nodesToLaunch(nodes []config.Node, observed []provider.Instance) []config.Node {
 	var out []config.Node
 	for _, n := range nodes {
-		if !hasLiveInstance(n, observed) {
+		if provider.MatchNode(observed, n).Live == nil {
 			out = append(out, n)
 		}
 	}
 	return out
-}
-
-func hasLiveInstance(n config.Node, observed []provider.Instance) bool {
-	for _, i := range observed {
-		mine := i.NodeID == n.ID || (i.NodeID == "" && n.IP != "" && i.IP == n.IP)
-		if mine && (i.State.Live() || i.State == provider.Stopping) {
-			return true
-		}
-	}
-	return false
 }
