@@ -109,7 +109,11 @@ type Provider interface {
 	// call never makes a second instance.
 	Launch(ctx context.Context, spec LaunchSpec) (Instance, error)
 	// WaitRunning waits until the instances run, then applies what must
-	// follow a launch (elastic IPs, source/dest check), and returns them.
+	// follow a launch (elastic IPs, source/dest check), and returns the
+	// instances that run with every step done. An instance for which any
+	// step failed is left out of the result, and the error says why: an
+	// InstanceErrors names each such instance; any other error fails every
+	// instance not returned.
 	WaitRunning(ctx context.Context, instances []Instance) ([]Instance, error)
 	// Terminate terminates instances. With force, termination protection
 	// is turned off first; without it, protected instances are an
@@ -196,6 +200,26 @@ type IPInUseError struct {
 
 func (e *IPInUseError) Error() string {
 	return fmt.Sprintf("IP %s is in use by %s", e.IP, e.Holder)
+}
+
+// InstanceErrors are per-instance failures, keyed by instance id (e.g. an
+// elastic IP that could not be associated after launch).
+type InstanceErrors map[string]error
+
+func (e InstanceErrors) Error() string {
+	ids := make([]string, 0, len(e))
+	for id := range e {
+		ids = append(ids, id)
+	}
+	sort.Strings(ids)
+	var b []byte
+	for i, id := range ids {
+		if i > 0 {
+			b = append(b, "; "...)
+		}
+		b = append(b, id+": "+e[id].Error()...)
+	}
+	return string(b)
 }
 
 // Factory opens a provider for a cluster.
