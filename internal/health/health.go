@@ -73,15 +73,37 @@ func (c Check) Probe(ctx context.Context, ip string) error {
 // ErrUnhealthy is wrapped when a node does not pass its check in time.
 var ErrUnhealthy = errors.New("not healthy")
 
+// ErrDied is wrapped when the instance behind a node died while its health
+// was awaited.
+var ErrDied = errors.New("instance died")
+
 // Wait probes ip until the check passes, ctx ends or timeout passes.
 func (c Check) Wait(ctx context.Context, ip string, timeout time.Duration) error {
+	return c.WaitAlive(ctx, ip, timeout, nil)
+}
+
+// WaitAlive is Wait for an instance whose liveness can be asked: alive
+// (may be nil) is called after every probe, and an error from it stops the
+// wait at once (wrapping ErrDied). A probe that passes counts only while
+// the instance is alive, so an answer from another process on the same
+// address cannot pass a dead instance.
+func (c Check) WaitAlive(ctx context.Context, ip string, timeout time.Duration, alive func(context.Context) error) error {
 	if timeout <= 0 {
 		timeout = DefaultTimeout
 	}
 	deadline := time.Now().Add(timeout)
 	var last error
 	for {
-		if last = c.Probe(ctx, ip); last == nil {
+		last = c.Probe(ctx, ip)
+		if alive != nil {
+			if err := alive(ctx); err != nil {
+				if ctx.Err() != nil {
+					return ctx.Err()
+				}
+				return fmt.Errorf("%w while waiting for %s on %s: %v", ErrDied, c, ip, err)
+			}
+		}
+		if last == nil {
 			return nil
 		}
 		if time.Now().After(deadline) {

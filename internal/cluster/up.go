@@ -1,0 +1,464 @@
+package cluster
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/cloud-compose/cloud-compose-go/internal/config"
+	"github.com/cloud-compose/cloud-compose-go/internal/health"
+	"github.com/cloud-compose/cloud-compose-go/internal/provider"
+	"github.com/cloud-compose/cloud-compose-go/internal/render"
+)
+
+// LogTailLines is how many lines of a dead node's boot log an error shows.
+const LogTailLines = 10
+
+// nodeWork is what up does for one configured node, decided before any
+// mutating call.
+type nodeWork struct {
+	idx        int
+	node       config.Node
+	launch     bool                // no live instance: launch one
+	dead       []provider.Instance // stopped or failed: terminated before the launch
+	duplicates []provider.Instance // live beyond the one kept: terminated
+	userData   string
+}
+
+// upRun is the state of one `up`, shared by its steps.
+type upRun struct {
+	e    *Engine
+	opts UpOptions
+	data *config.Mapping
+	res  *UpResult
+	work []*nodeWork
+
+	mu       sync.Mutex
+	known    map[string]bool // instance ids observed before any launch
+	launched map[string]int  // instance id -> result index, for the waits
+	waiting  []provider.Instance
+}
+
+// Up launches every configured node that has no live instance, replaces
+// dead ones on the same IP and removes duplicates. Every node's boot script
+// is rendered, and every check the provider can make is made, before the
+// first mutating call: bad input creates nothing. A failed node does not
+// stop the others.
+func (e *Engine) Up(ctx context.Context, opts UpOptions) (*UpResult, error) {
+	observed, err := e.Provider.Instances(ctx, e.ID)
+	if err != nil {
+		return nil, err
+	}
+	data := e.Cluster.Data.Clone()
+	if err := e.Provider.Prepare(ctx, data, observed, opts.UpOptions); err != nil {
+		return nil, err
+	}
+	res := &UpResult{Cluster: e.Cluster.Name}
+	if g, ok := e.Provider.(provider.GroupProvider); ok && g.GroupMode() {
+		ud, err := e.userData(data, e.Cluster.Name, opts.CloudInit)
+		if err != nil {
+			return nil, err
+		}
+		if err := e.ensure(ctx); err != nil {
+			return nil, err
+		}
+		gr, err := g.EnsureGroup(ctx, e.ID, ud)
+		if err != nil {
+			return nil, err
+		}
+		res.Group = &gr
+		return res, nil
+	}
+
+	u := &upRun{e: e, opts: opts, data: data, res: res, known: map[string]bool{}, launched: map[string]int{}}
+	for _, o := range observed {
+		u.known[o.ID] = true
+	}
+	u.classify(ctx, observed)
+	for _, r := range res.Nodes {
+		if _, waiting := u.launched[r.InstanceID]; r.Action == ActionUnchanged && !waiting {
+			e.progress(r)
+		}
+	}
+	if err := u.renderAll(); err != nil {
+		return nil, err
+	}
+	if u.mutates() {
+		if err := e.ensure(ctx); err != nil {
+			return nil, err
+		}
+	}
+	u.removeDuplicates(ctx)
+	u.launchAll(ctx)
+	u.adoptLost(ctx)
+	running := u.waitRunning(ctx)
+	u.waitHealthy(ctx, running)
+	u.finish()
+
+	var failed []string
+	for _, r := range res.Nodes {
+		if r.Action == ActionFailed {
+			failed = append(failed, r.ID)
+		}
+	}
+	if len(failed) > 0 {
+		return res, fmt.Errorf("%w: %d of %d nodes (%s)", ErrNodesFailed, len(failed), len(res.Nodes), strings.Join(failed, ", "))
+	}
+	return res, nil
+}
+
+// ensure creates what launches share, where the provider has something to
+// create (after every check; see provider.Ensurer).
+func (e *Engine) ensure(ctx context.Context) error {
+	if en, ok := e.Provider.(provider.Ensurer); ok {
+		return en.Ensure(ctx)
+	}
+	return nil
+}
+
+// classify decides, per node, what up does. With a health check, the
+// instance kept among a node's duplicates is the oldest healthy one.
+func (u *upRun) classify(ctx context.Context, observed []provider.Instance) {
+	e := u.e
+	chk := e.check()
+	for i, n := range e.Cluster.Nodes() {
+		r := NodeResult{ID: n.ID, Name: NodeName(e.Cluster.Name, n.ID), IP: n.IP}
+		m := provider.MatchNode(observed, n)
+		if len(m.Duplicates) > 0 && chk != nil {
+			m = keepHealthy(ctx, chk, m)
+		}
+		w := &nodeWork{idx: i, node: n, dead: m.Dead, duplicates: m.Duplicates}
+		if m.Live != nil {
+			r.Action, r.InstanceID, r.IP = ActionUnchanged, m.Live.ID, m.Live.IP
+			if m.Live.State == provider.Pending {
+				// launched by an earlier, interrupted up: wait for it
+				// (and its health) like for a new one
+				u.launched[m.Live.ID] = i
+				u.waiting = append(u.waiting, *m.Live)
+			}
+		} else {
+			r.Action = ActionLaunching
+			w.launch = true
+		}
+		u.res.Nodes = append(u.res.Nodes, r)
+		u.work = append(u.work, w)
+	}
+}
+
+// keepHealthy keeps the oldest live instance that passes one health probe
+// (MatchNode's order); the others are duplicates. When none passes,
+// MatchNode's choice stands.
+func keepHealthy(ctx context.Context, chk *health.Check, m provider.Match) provider.Match {
+	all := append([]provider.Instance{*m.Live}, m.Duplicates...)
+	for i, inst := range all {
+		if inst.IP != "" && chk.Probe(ctx, inst.IP) == nil {
+			keep := inst
+			rest := append(append([]provider.Instance{}, all[:i]...), all[i+1:]...)
+			return provider.Match{Live: &keep, Duplicates: rest}
+		}
+	}
+	return m
+}
+
+// renderAll renders and packs the boot script of every node to launch
+// before anything is created: a template error that only one node hits
+// stops up with nothing launched.
+func (u *upRun) renderAll() error {
+	for _, w := range u.work {
+		if !w.launch {
+			continue
+		}
+		ud, err := u.e.userData(u.data, u.e.Cluster.NodeIDValue(w.node), u.opts.CloudInit)
+		if err != nil {
+			return fmt.Errorf("node %s: %w", w.node.ID, err)
+		}
+		w.userData = ud
+	}
+	return nil
+}
+
+func (u *upRun) mutates() bool {
+	for _, w := range u.work {
+		if w.launch || len(w.duplicates) > 0 {
+			return true
+		}
+	}
+	return false
+}
+
+// removeDuplicates terminates every node's extra live instances (made by
+// hand, by an old version, or by a launch whose answer was lost) in one
+// call; the node keeps the instance classify chose.
+func (u *upRun) removeDuplicates(ctx context.Context) {
+	var ids []string
+	for _, w := range u.work {
+		if len(w.duplicates) == 0 {
+			continue
+		}
+		var mine []string
+		for _, d := range w.duplicates {
+			mine = append(mine, d.ID)
+		}
+		ids = append(ids, mine...)
+		u.res.Nodes[w.idx].Reason = "removed duplicate " + strings.Join(mine, ", ")
+		u.e.Log.Info("removing duplicate instances", "node", w.node.ID, "instances", mine)
+	}
+	if len(ids) == 0 {
+		return
+	}
+	// They are ours, launched with protection like every node: force.
+	if err := u.e.Provider.Terminate(ctx, ids, true); err != nil {
+		for _, w := range u.work {
+			if len(w.duplicates) > 0 {
+				u.fail(&u.res.Nodes[w.idx], fmt.Errorf("terminate duplicate: %w", err))
+			}
+		}
+	}
+}
+
+// launchAll launches the nodes that need it, at most opts.Parallel at once,
+// after terminating their dead instances. A launch error is kept on the
+// row, unreported, until adoptLost has looked for the instance.
+func (u *upRun) launchAll(ctx context.Context) {
+	e := u.e
+	parallel := u.opts.Parallel
+	if parallel <= 0 {
+		parallel = DefaultParallel
+	}
+	sem := make(chan struct{}, parallel)
+	var wg sync.WaitGroup
+	generation := time.Now().UTC().Format("20060102T150405Z")
+	env := render.ClusterEnv(e.Renderer, e.Cluster)
+	for _, w := range u.work {
+		if !w.launch {
+			continue
+		}
+		wg.Add(1)
+		go func(w *nodeWork) {
+			defer wg.Done()
+			r := &u.res.Nodes[w.idx]
+			select {
+			case sem <- struct{}{}:
+			case <-ctx.Done():
+				u.fail(r, ctx.Err())
+				return
+			}
+			defer func() { <-sem }()
+			action := ActionCreated
+			if len(w.dead) > 0 {
+				ids := instanceIDs(w.dead)
+				e.Log.Info("replacing dead instance", "node", w.node.ID, "instances", ids)
+				if err := e.Provider.Terminate(ctx, ids, true); err != nil {
+					u.fail(r, fmt.Errorf("terminate %s (%s): %w", strings.Join(ids, ", "), deadReason(w.dead), err))
+					return
+				}
+				if err := e.Provider.WaitTerminated(ctx, ids); err != nil {
+					u.fail(r, fmt.Errorf("wait for %s to terminate: %w", strings.Join(ids, ", "), err))
+					return
+				}
+				action = ActionReplaced
+				u.mu.Lock()
+				r.Reason = deadReason(w.dead)
+				u.mu.Unlock()
+			}
+			inst, err := e.Provider.Launch(ctx, provider.LaunchSpec{
+				Cluster:    e.ID,
+				Node:       w.node,
+				UserData:   w.userData,
+				Env:        env,
+				Generation: generation,
+			})
+			u.mu.Lock()
+			defer u.mu.Unlock()
+			if err != nil {
+				// maybe lost: the instance may exist (adoptLost)
+				r.Action, r.Error = ActionLaunching, err.Error()
+				return
+			}
+			r.Action, r.InstanceID = action, inst.ID
+			if inst.IP != "" {
+				r.IP = inst.IP
+			}
+			u.launched[inst.ID] = w.idx
+			u.waiting = append(u.waiting, inst)
+			e.Log.Debug("launched", "node", w.node.ID, "instance", inst.ID)
+		}(w)
+	}
+	wg.Wait()
+}
+
+// adoptLost looks, with one Instances call, for the instances of nodes
+// whose launch returned an error: a launch can take effect although its
+// answer was lost (a dropped connection, a timeout after EC2 accepted it).
+// A live instance of the node that did not exist before this up is
+// adopted; the others fail with their launch error.
+func (u *upRun) adoptLost(ctx context.Context) {
+	var lost []*nodeWork
+	for _, w := range u.work {
+		if w.launch && u.res.Nodes[w.idx].Action == ActionLaunching {
+			lost = append(lost, w)
+		}
+	}
+	if len(lost) == 0 {
+		return
+	}
+	var observed []provider.Instance
+	if ctx.Err() == nil {
+		var err error
+		observed, err = u.e.Provider.Instances(ctx, u.e.ID)
+		if err != nil {
+			u.e.Log.Warn("could not look for instances whose launch answer was lost", "error", err)
+		}
+	}
+	for _, w := range lost {
+		r := &u.res.Nodes[w.idx]
+		m := provider.MatchNode(observed, w.node)
+		if m.Live == nil || u.known[m.Live.ID] {
+			u.fail(r, errors.New(r.Error))
+			continue
+		}
+		u.e.Log.Info("adopted an instance whose launch answer was lost", "node", w.node.ID, "instance", m.Live.ID, "launch_error", r.Error)
+		r.Action, r.InstanceID, r.Error = ActionCreated, m.Live.ID, ""
+		if len(w.dead) > 0 {
+			r.Action = ActionReplaced
+		}
+		if m.Live.IP != "" {
+			r.IP = m.Live.IP
+		}
+		u.launched[m.Live.ID] = w.idx
+		u.waiting = append(u.waiting, *m.Live)
+	}
+}
+
+// waitRunning waits for every launched (or adopted, or pending) instance
+// and fails exactly the nodes whose instance did not come up with every
+// post-launch step done.
+func (u *upRun) waitRunning(ctx context.Context) []provider.Instance {
+	if len(u.waiting) == 0 {
+		return nil
+	}
+	running, err := u.e.Provider.WaitRunning(ctx, u.waiting)
+	var per provider.InstanceErrors
+	errors.As(err, &per)
+	ok := map[string]bool{}
+	for _, inst := range running {
+		ok[inst.ID] = true
+		if idx, found := u.launched[inst.ID]; found && inst.IP != "" {
+			u.res.Nodes[idx].IP = inst.IP
+		}
+	}
+	for _, inst := range u.waiting {
+		if ok[inst.ID] {
+			continue
+		}
+		r := &u.res.Nodes[u.launched[inst.ID]]
+		switch {
+		case per[inst.ID] != nil:
+			u.fail(r, fmt.Errorf("after launch: %w", per[inst.ID]))
+		case err != nil && per == nil:
+			u.fail(r, fmt.Errorf("wait until running: %w", err))
+		default:
+			u.fail(r, fmt.Errorf("instance %s did not reach running", inst.ID))
+		}
+	}
+	return running
+}
+
+// waitHealthy waits, node by node in parallel, until each new instance
+// passes the cluster's health check while it is alive; a node whose
+// instance dies fails at once, with the tail of its log.
+func (u *upRun) waitHealthy(ctx context.Context, running []provider.Instance) {
+	e := u.e
+	chk := e.check()
+	timeout := health.DefaultTimeout
+	if e.Cluster.Health != nil && e.Cluster.Health.Timeout > 0 {
+		timeout = time.Duration(e.Cluster.Health.Timeout) * time.Second
+	}
+	watcher, _ := e.Provider.(provider.Watcher)
+	var wg sync.WaitGroup
+	for _, inst := range running {
+		idx, ok := u.launched[inst.ID]
+		if !ok || u.res.Nodes[idx].Action == ActionFailed {
+			continue
+		}
+		wg.Add(1)
+		go func(r *NodeResult, id string) {
+			defer wg.Done()
+			if chk != nil && r.IP != "" {
+				var alive func(context.Context) error
+				if watcher != nil {
+					alive = func(ctx context.Context) error { return watcher.Alive(ctx, id) }
+				}
+				if err := chk.WaitAlive(ctx, r.IP, timeout, alive); err != nil {
+					if errors.Is(err, health.ErrDied) {
+						tail := e.logTail(ctx, id)
+						u.mu.Lock()
+						r.LogTail = tail
+						u.mu.Unlock()
+					}
+					u.fail(r, err)
+					return
+				}
+				u.mu.Lock()
+				r.URL = chk.URL(r.IP)
+				u.mu.Unlock()
+			}
+			u.mu.Lock()
+			cp := *r
+			u.mu.Unlock()
+			e.progress(cp)
+		}(&u.res.Nodes[idx], inst.ID)
+	}
+	wg.Wait()
+}
+
+// logTail returns the last lines of an instance's boot log, when the
+// provider can read it.
+func (e *Engine) logTail(ctx context.Context, id string) []string {
+	l, ok := e.Provider.(provider.LogReader)
+	if !ok {
+		return nil
+	}
+	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	var buf bytes.Buffer
+	if err := l.Logs(ctx, id, &buf, false, LogTailLines); err != nil {
+		return nil
+	}
+	s := strings.TrimRight(buf.String(), "\n")
+	if s == "" {
+		return nil
+	}
+	return strings.Split(s, "\n")
+}
+
+// finish gives every node that serves its URL.
+func (u *upRun) finish() {
+	if chk := u.e.check(); chk != nil {
+		for i := range u.res.Nodes {
+			if u.res.Nodes[i].IP != "" && u.res.Nodes[i].Action != ActionFailed {
+				u.res.Nodes[i].URL = chk.URL(u.res.Nodes[i].IP)
+			}
+		}
+	}
+}
+
+func (u *upRun) fail(r *NodeResult, err error) {
+	u.mu.Lock()
+	r.Action, r.Error = ActionFailed, err.Error()
+	res := *r
+	u.mu.Unlock()
+	u.e.progress(res)
+}
+
+func instanceIDs(insts []provider.Instance) []string {
+	ids := make([]string, len(insts))
+	for i, d := range insts {
+		ids[i] = d.ID
+	}
+	return ids
+}
