@@ -48,13 +48,24 @@ func (f *clusterDownFlags) run(cmd *cobra.Command, g *globals) error {
 	if err != nil {
 		return err
 	}
-	insts, err := e.Observe(ctx)
+	all, err := e.Observe(ctx)
 	if err != nil {
 		return err
 	}
+	var insts, foreign []provider.Instance
+	for _, i := range all {
+		if i.Foreign != "" {
+			foreign = append(foreign, i)
+		} else {
+			insts = append(insts, i)
+		}
+	}
+	if len(foreign) > 0 {
+		g.progressf("leaving alone %d instance(s) named %s outside the cluster's network (%s): not this cluster's", len(foreign), e.Cluster.Name, foreignWhere(foreign))
+	}
 	if len(insts) == 0 {
 		if g.json() {
-			return g.printJSON(cluster.DownResult{Cluster: e.Cluster.Name, Terminated: []provider.Instance{}})
+			return g.printJSON(cluster.DownResult{Cluster: e.Cluster.Name, Terminated: []provider.Instance{}, LeftAlone: foreign})
 		}
 		fmt.Fprintf(g.streams.Out, "cluster %s has no instances\n", e.Cluster.Name)
 		return nil
@@ -68,7 +79,7 @@ func (f *clusterDownFlags) run(cmd *cobra.Command, g *globals) error {
 			return &ExitError{Code: ExitFailed, Err: errors.New("cancelled: nothing terminated")}
 		}
 	}
-	res, err := e.Down(ctx, insts, cluster.DownOptions{Force: f.force && !f.noForce, NoWait: f.noWait})
+	res, err := e.Down(ctx, all, cluster.DownOptions{Force: f.force && !f.noForce, NoWait: f.noWait})
 	var pe *provider.ProtectedError
 	if errors.As(err, &pe) {
 		fmt.Fprintf(g.streams.ErrOut, "Termination protection is on for:\n")
@@ -94,6 +105,23 @@ func (f *clusterDownFlags) run(cmd *cobra.Command, g *globals) error {
 		}
 	}
 	return err
+}
+
+// foreignWhere lists where foreign instances are, e.g. "vpc-1: 2, vpc-2: 1".
+func foreignWhere(insts []provider.Instance) string {
+	count := map[string]int{}
+	var order []string
+	for _, i := range insts {
+		if count[i.Foreign] == 0 {
+			order = append(order, i.Foreign)
+		}
+		count[i.Foreign]++
+	}
+	parts := make([]string, len(order))
+	for k, w := range order {
+		parts[k] = fmt.Sprintf("%s: %d", w, count[w])
+	}
+	return strings.Join(parts, ", ")
 }
 
 func printInstances(g *globals, insts []provider.Instance) { printInstancesTo(g.streams.ErrOut, insts) }

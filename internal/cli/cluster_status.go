@@ -32,7 +32,12 @@ orphan. -o json prints {"cluster": NAME, "nodes": [...]}.`,
 			fmt.Fprintln(tw, "NODE\tINSTANCE\tSTATE\tIP\tIMAGE\tTYPE\tLAUNCHED")
 			for _, r := range st.Nodes {
 				id := r.ID
-				if r.Orphan {
+				switch {
+				case r.Foreign != "":
+					id = "foreign (" + r.Foreign + ")"
+				case r.DuplicateOf != "":
+					id = r.ID + " (duplicate of " + r.DuplicateOf + ")"
+				case r.Orphan:
 					id = "orphan"
 					if r.ID != "" {
 						id += " (" + r.ID + ")"

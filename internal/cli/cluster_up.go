@@ -138,6 +138,15 @@ func printUp(g *globals, res *cluster.UpResult) {
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s%s\t%s\n", r.ID, r.Action, dash(r.InstanceID), r.Name, dash(r.IP), url, detail)
 	}
 	tw.Flush()
+	for _, r := range res.Nodes {
+		if len(r.LogTail) == 0 {
+			continue
+		}
+		fmt.Fprintf(g.streams.ErrOut, "node %s (%s): the last lines of its boot log (`cloud-compose cluster logs %s` for all):\n", r.ID, r.InstanceID, r.ID)
+		for _, l := range r.LogTail {
+			fmt.Fprintf(g.streams.ErrOut, "  | %s\n", l)
+		}
+	}
 }
 
 func dash(s string) string {

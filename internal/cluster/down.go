@@ -19,6 +19,9 @@ type DownResult struct {
 	Cluster    string              `json:"cluster"`
 	Terminated []provider.Instance `json:"terminated"`
 	Group      string              `json:"group,omitempty"`
+	// LeftAlone are instances with the cluster's name outside its network
+	// (foreign): down never touches them.
+	LeftAlone []provider.Instance `json:"left_alone,omitempty"`
 }
 
 // Down terminates the given instances of the cluster (found by Observe:
@@ -27,6 +30,15 @@ type DownResult struct {
 // *provider.ProtectedError.
 func (e *Engine) Down(ctx context.Context, instances []provider.Instance, opts DownOptions) (*DownResult, error) {
 	res := &DownResult{Cluster: e.Cluster.Name, Terminated: []provider.Instance{}}
+	var own []provider.Instance
+	for _, i := range instances {
+		if i.Foreign != "" {
+			res.LeftAlone = append(res.LeftAlone, i)
+		} else {
+			own = append(own, i)
+		}
+	}
+	instances = own
 	if g, ok := e.Provider.(provider.GroupProvider); ok && g.GroupMode() {
 		if err := g.ScaleGroupToZero(ctx, e.ID); err != nil {
 			return nil, err

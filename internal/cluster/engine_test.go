@@ -28,6 +28,11 @@ type memProvider struct {
 	insts      []provider.Instance
 	next       int
 	failLaunch map[string]error // node id -> error
+	// lostLaunch: node id -> error returned after the instance was made
+	// (the answer was lost)
+	lostLaunch map[string]error
+	// postLaunch: node id -> error of a post-launch step in WaitRunning
+	postLaunch map[string]error
 	active     atomic.Int32
 	maxActive  atomic.Int32
 	userData   map[string]string // node id -> user data
@@ -72,6 +77,9 @@ func (m *memProvider) Launch(_ context.Context, s provider.LaunchSpec) (provider
 		m.userData = map[string]string{}
 	}
 	m.userData[s.Node.ID] = s.UserData
+	if err := m.lostLaunch[s.Node.ID]; err != nil {
+		return provider.Instance{}, err
+	}
 	return inst, nil
 }
 
@@ -79,13 +87,21 @@ func (m *memProvider) WaitRunning(_ context.Context, insts []provider.Instance) 
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	var out []provider.Instance
+	failed := provider.InstanceErrors{}
 	for _, w := range insts {
 		for i := range m.insts {
 			if m.insts[i].ID == w.ID {
 				m.insts[i].State = provider.Running
+				if err := m.postLaunch[m.insts[i].NodeID]; err != nil {
+					failed[w.ID] = err
+					continue
+				}
 				out = append(out, m.insts[i])
 			}
 		}
+	}
+	if len(failed) > 0 {
+		return out, failed
 	}
 	return out, nil
 }
@@ -119,11 +135,17 @@ func (m *memProvider) WaitTerminated(context.Context, []string) error { return n
 
 func newEngine(t *testing.T, cfg string, p provider.Provider) *Engine {
 	t.Helper()
+	return newEngineTemplate(t, cfg, "node {{ _node_id }} of {{ name }}\n", p)
+}
+
+// newEngineTemplate is newEngine with cluster.sh as given.
+func newEngineTemplate(t *testing.T, cfg, clusterSh string, p provider.Provider) *Engine {
+	t.Helper()
 	dir := t.TempDir()
 	if err := os.MkdirAll(filepath.Join(dir, "t"), 0o755); err != nil {
 		t.Fatal(err)
 	}
-	if err := os.WriteFile(filepath.Join(dir, "t", "cluster.sh"), []byte("node {{ _node_id }} of {{ name }}\n"), 0o644); err != nil {
+	if err := os.WriteFile(filepath.Join(dir, "t", "cluster.sh"), []byte(clusterSh), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	doc, err := config.Parse("c.yml", []byte(cfg), func(string) (string, bool) { return "", false })

@@ -22,6 +22,12 @@ type StatusRow struct {
 	Launched   *time.Time `json:"launched"`
 	ExitCode   *int       `json:"exit_code,omitempty"`
 	Orphan     bool       `json:"orphan,omitempty"`
+	// DuplicateOf is set on a second live instance of a node: the instance
+	// the node keeps. up removes the duplicate.
+	DuplicateOf string `json:"duplicate_of,omitempty"`
+	// Foreign is set on an instance with the cluster's name outside its
+	// network (e.g. "vpc-0abc"): not this cluster's, never touched.
+	Foreign string `json:"foreign,omitempty"`
 }
 
 // Status is `cluster status`.
@@ -42,10 +48,10 @@ func (e *Engine) Status(ctx context.Context) (*Status, error) {
 	used := map[string]bool{}
 	for _, n := range e.Cluster.Nodes() {
 		row := StatusRow{ID: n.ID, State: StateMissing, IP: n.IP}
-		live, dead := match(insts, n)
-		pick := live
-		if pick == nil && len(dead) > 0 {
-			pick = &dead[len(dead)-1]
+		m := provider.MatchNode(insts, n)
+		pick := m.Live
+		if pick == nil && len(m.Dead) > 0 {
+			pick = &m.Dead[len(m.Dead)-1]
 		}
 		for _, i := range insts {
 			if provider.Owns(i, n) {
@@ -56,9 +62,19 @@ func (e *Engine) Status(ctx context.Context) (*Status, error) {
 			row = instanceRow(n.ID, *pick)
 		}
 		st.Nodes = append(st.Nodes, row)
+		for _, d := range m.Duplicates {
+			dup := instanceRow(n.ID, d)
+			dup.DuplicateOf = m.Live.ID
+			st.Nodes = append(st.Nodes, dup)
+		}
 	}
 	for _, i := range insts {
-		if !used[i.ID] {
+		switch {
+		case i.Foreign != "":
+			row := instanceRow(i.NodeID, i)
+			row.Foreign = i.Foreign
+			st.Nodes = append(st.Nodes, row)
+		case !used[i.ID]:
 			row := instanceRow(i.NodeID, i)
 			row.Orphan = true
 			st.Nodes = append(st.Nodes, row)
@@ -85,7 +101,7 @@ func (e *Engine) InstanceFor(ctx context.Context, nodeID string) (*provider.Inst
 	}
 	var pick *provider.Instance
 	for i := range insts {
-		if insts[i].NodeID != nodeID {
+		if insts[i].NodeID != nodeID || insts[i].Foreign != "" {
 			continue
 		}
 		if pick == nil || insts[i].State.Live() || (!pick.State.Live() && insts[i].Launched.After(pick.Launched)) {
