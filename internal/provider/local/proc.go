@@ -175,3 +175,50 @@ func stopProcesses(ctx context.Context, rec *instanceRecord, grace time.Duration
 	}
 	return killed
 }
+
+// supervisorStarting reports whether a supervisor process for instance id
+// runs (`cloud-compose __local-supervisor --store DIR --instance ID`, not
+// a reaper), found by its command line: between its start and its claim of
+// the record, that is the only trace of it.
+func supervisorStarting(id string) bool {
+	ents, err := os.ReadDir("/proc")
+	if err != nil {
+		return false
+	}
+	for _, e := range ents {
+		pid, err := strconv.Atoi(e.Name())
+		if err != nil {
+			continue
+		}
+		b, err := os.ReadFile("/proc/" + e.Name() + "/cmdline")
+		if err != nil || !bytes.Contains(b, []byte(id)) {
+			continue
+		}
+		args := strings.Split(strings.TrimRight(string(b), "\x00"), "\x00")
+		if isSupervisorOf(args, id) {
+			if st, ok := readStat(pid); ok && st.State != 'Z' && st.State != 'X' {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// isSupervisorOf reports whether args are a supervisor's for instance id.
+func isSupervisorOf(args []string, id string) bool {
+	if len(args) < 2 || args[1] != SupervisorCommand {
+		return false
+	}
+	found := false
+	for i, a := range args[2:] {
+		switch {
+		case a == "--reap" || a == "-reap" || strings.HasPrefix(a, "--reap=") || strings.HasPrefix(a, "-reap="):
+			return false
+		case (a == "--instance" || a == "-instance") && i+3 < len(args) && args[i+3] == id:
+			found = true
+		case a == "--instance="+id || a == "-instance="+id:
+			found = true
+		}
+	}
+	return found
+}

@@ -30,6 +30,9 @@ var (
 	ErrNodeExists = errors.New("node already has a live instance")
 	// ErrNotRunning: an instance stopped or failed while it was awaited.
 	ErrNotRunning = errors.New("instance is not running")
+	// errRevived: an instance about to be retired as dead was claimed by
+	// its supervisor after all.
+	errRevived = errors.New("instance is alive after all")
 )
 
 type localProvider struct {
@@ -49,6 +52,7 @@ var (
 	_ provider.Cleaner     = (*localProvider)(nil)
 	_ provider.Snapshotter = (*localProvider)(nil)
 	_ provider.LogReader   = (*localProvider)(nil)
+	_ provider.Watcher     = (*localProvider)(nil)
 )
 
 func open(_ context.Context, c *config.Cluster, opts provider.Options) (provider.Provider, error) {
@@ -203,33 +207,52 @@ func (p *localProvider) Instances(ctx context.Context, cluster provider.ClusterI
 }
 
 // observed returns the record's state as it is now, and why when that
-// differs from what the record says.
+// differs from what the record says. An instance is failed only when its
+// process tree is really gone: a launcher that died after starting the
+// supervisor (which has not claimed the record yet) leaves it pending, and
+// a node whose supervisor died while its processes still run is running
+// (unsupervised: nobody records its end, and the next look finds it failed
+// once its processes are gone).
 func (r *instanceRecord) observed() (provider.State, string) {
 	switch r.State {
 	case provider.Pending:
-		if r.Supervisor.PID != 0 {
-			if r.Supervisor.alive() {
+		if r.Supervisor.PID == 0 {
+			if r.starting() {
 				return provider.Pending, ""
 			}
-			return provider.Failed, "its supervisor died while starting"
+			return provider.Failed, "the launch was interrupted before the supervisor started"
 		}
-		if r.Launcher.alive() {
+		if r.Supervisor.alive() {
 			return provider.Pending, ""
 		}
-		return provider.Failed, "the launch was interrupted before the supervisor started"
+		if n := len(nodeProcesses(r)); n > 0 {
+			return provider.Running, fmt.Sprintf("its supervisor died while starting; %d process(es) of the node still run", n)
+		}
+		return provider.Failed, "its supervisor died while starting"
 	case provider.Running:
 		if r.Supervisor.alive() {
 			return provider.Running, ""
 		}
-		return provider.Failed, "its supervisor died"
+		if n := len(nodeProcesses(r)); n > 0 {
+			return provider.Running, fmt.Sprintf("its supervisor died; %d process(es) of the node still run", n)
+		}
+		return provider.Failed, "its supervisor died and no process of the node is left"
 	}
 	return r.State, r.Reason
+}
+
+// starting reports whether the instance's supervisor is being started:
+// the record is not claimed yet, and its launcher is alive or a supervisor
+// process for the instance already runs (the launcher may have died right
+// after starting it).
+func (r *instanceRecord) starting() bool {
+	return r.Supervisor.PID == 0 && (r.Launcher.alive() || supervisorStarting(r.ID))
 }
 
 // owned reports whether a live process is responsible for the record: it
 // runs it, launches it or finishes its termination.
 func (r *instanceRecord) owned() bool {
-	return r.Supervisor.alive() || r.Reaper.alive() || (r.Supervisor.PID == 0 && r.Launcher.alive())
+	return r.Supervisor.alive() || r.Reaper.alive() || r.starting()
 }
 
 // live reports whether the record holds its node and IP.
@@ -345,6 +368,9 @@ func (p *localProvider) Launch(ctx context.Context, ls provider.LaunchSpec) (pro
 			if len(retire) > 0 || len(leaving) > 0 {
 				return nil
 			}
+			if err := p.checkHealthAddr(ls.Node.ID, ls.Node.IP); err != nil {
+				return err
+			}
 			claimed = p.newRecord(ls, img, spec)
 			return p.attachVolumes(t, claimed, restores)
 		})
@@ -363,7 +389,11 @@ func (p *localProvider) Launch(ctx context.Context, ls provider.LaunchSpec) (pro
 		if claimed == nil {
 			for i := range retire {
 				fmt.Fprintf(p.log, "node %s: retiring %s instance %s\n", ls.Node.ID, retire[i].State, retire[i].ID)
-				if err := p.store.retire(ctx, retire[i].ID, p.grace); err != nil {
+				err := p.store.retire(ctx, retire[i].ID, p.grace)
+				if errors.Is(err, errRevived) {
+					break // its supervisor took it over: look again
+				}
+				if err != nil {
 					return provider.Instance{}, fmt.Errorf("launch node %s: retire %s: %w", ls.Node.ID, retire[i].ID, err)
 				}
 			}
@@ -518,6 +548,22 @@ func (p *localProvider) WaitRunning(ctx context.Context, instances []provider.In
 	}
 }
 
+// Alive implements provider.Watcher: nil while the instance is pending or
+// running (its supervisor, or a process of the node, is alive); otherwise
+// an error that says how it ended. It reads the store record and /proc,
+// and never waits.
+func (p *localProvider) Alive(ctx context.Context, instanceID string) error {
+	r, err := p.record(ctx, instanceID)
+	if err != nil {
+		return err
+	}
+	switch st, _ := r.observed(); st {
+	case provider.Pending, provider.Running:
+		return nil
+	}
+	return notRunning(r)
+}
+
 func notRunning(r *instanceRecord) error {
 	st, reason := r.observed()
 	msg := fmt.Sprintf("instance %s (node %s) is %s", r.ID, r.NodeID, st)
@@ -650,6 +696,12 @@ func (p *localProvider) WaitTerminated(ctx context.Context, ids []string) error 
 // terminated, its root directory and delete_on_termination volumes are
 // deleted and its other volumes released. Safe to run twice, also
 // concurrently.
+//
+// A record that is not shutting down yet (a dead instance a launch
+// replaces) is first marked shutting down, in a transaction that checks it
+// is still dead: a supervisor that claims it after that only finishes the
+// termination, and one that claimed it before makes retire return
+// errRevived and touch nothing.
 func (s *store) retire(ctx context.Context, id string, grace time.Duration) error {
 	var rec *instanceRecord
 	err := s.view(ctx, func(t *txn) error {
@@ -662,6 +714,31 @@ func (s *store) retire(ctx context.Context, id string, grace time.Duration) erro
 	}
 	if rec.State == provider.Terminated {
 		return nil
+	}
+	if rec.State != provider.ShuttingDown {
+		err := s.update(ctx, func(t *txn) error {
+			r, err := t.instance(id)
+			if err != nil {
+				return err
+			}
+			if r.State == provider.Terminated || r.State == provider.ShuttingDown {
+				rec = r
+				return nil
+			}
+			st, _ := r.observed()
+			if st == provider.Pending || st == provider.Running {
+				return fmt.Errorf("%w: instance %s is %s", errRevived, r.ID, st)
+			}
+			r.State, r.Reason = provider.ShuttingDown, "replaced after it was "+string(st)
+			rec = r
+			return t.putInstance(r)
+		})
+		if err != nil {
+			return err
+		}
+		if rec.State == provider.Terminated {
+			return nil
+		}
 	}
 	if rec.Grace > 0 {
 		grace = rec.Grace
@@ -704,7 +781,9 @@ func (s *store) markTerminated(ctx context.Context, id string) error {
 			r.Reason = "replaced after it was " + string(r.State)
 		}
 		r.State, r.Terminated = provider.Terminated, time.Now().UTC()
-		remove = append(remove, s.rootDir(r.ID))
+		// The boot script goes with the instance (it may hold secrets);
+		// the log stays for `cluster logs` until cleanup.
+		remove = append(remove, s.rootDir(r.ID), s.userDataPath(r.ID))
 		return t.putInstance(r)
 	})
 	if err != nil {
