@@ -11,6 +11,7 @@ import (
 	"os/signal"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"syscall"
 	"time"
@@ -42,9 +43,32 @@ const (
 	EnvBin = "CLOUD_COMPOSE_BIN"
 )
 
-// inherited are the variables of the CLI's environment a boot script sees;
-// the rest (credentials and the like) stay out, as on a fresh server.
-var inherited = []string{"PATH", "HOME", "USER", "LOGNAME", "SHELL", "LANG", "LC_ALL", "LC_CTYPE", "TZ", "TMPDIR"}
+// inherited are the variables of the CLI's environment that a supervisor
+// and its node keep (and every LC_* variable); the rest (AWS_* and other
+// credentials, CLOUD_COMPOSE_*, the caller's tooling) stays out, as on a
+// fresh server: a supervisor lives as long as its node.
+var inherited = []string{"PATH", "HOME", "USER", "LOGNAME", "SHELL", "LANG", "LANGUAGE", "TZ", "TMPDIR"}
+
+// defaultPath is PATH when the caller has none.
+const defaultPath = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+
+// baseEnviron is the part of this process's environment a node keeps: the
+// inherited variables and LC_*, and a PATH.
+func baseEnviron() []string {
+	var env []string
+	hasPath := false
+	for _, kv := range os.Environ() {
+		k, _, _ := strings.Cut(kv, "=")
+		if slices.Contains(inherited, k) || strings.HasPrefix(k, "LC_") {
+			env = append(env, kv)
+			hasPath = hasPath || k == "PATH"
+		}
+	}
+	if !hasPath {
+		env = append(env, "PATH="+defaultPath)
+	}
+	return env
+}
 
 // handshakeFD is the pipe on which a supervisor tells its launcher that it
 // has taken over the instance.
@@ -83,6 +107,9 @@ func startDetached(ctx context.Context, s *store, id string, reap bool) (*os.Pro
 		args = append(args, "--reap")
 	}
 	cmd := exec.Command(bin, args...)
+	// Not the caller's environment: only what the node keeps, and which
+	// binary to give it as CLOUD_COMPOSE_BIN.
+	cmd.Env = append(baseEnviron(), EnvSelf+"="+bin)
 	cmd.Stdout, cmd.Stderr = logf, logf
 	cmd.Dir = s.dir // not the CLI's directory: the supervisor may outlive it
 	cmd.ExtraFiles = []*os.File{w}
@@ -560,15 +587,7 @@ func volumeEnv(name string) string {
 }
 
 func bootEnviron(rec *instanceRecord, root string) []string {
-	var env []string
-	for _, k := range inherited {
-		if v, ok := os.LookupEnv(k); ok {
-			env = append(env, k+"="+v)
-		}
-	}
-	if _, ok := os.LookupEnv("PATH"); !ok {
-		env = append(env, "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin")
-	}
+	env := baseEnviron()
 	for _, kv := range rec.Environ {
 		env = append(env, kv.Key+"="+kv.Value)
 	}
