@@ -2,6 +2,8 @@ package config
 
 import (
 	"fmt"
+	"net/netip"
+	"regexp"
 	"strconv"
 	"strings"
 
@@ -178,6 +180,8 @@ func LoadCluster(doc *Document) (*Cluster, error) {
 		c.Local = &Local{TerminateProtection: true}
 	}
 	c.checkNodes(p)
+	c.checkNameLength(p)
+	c.checkValues(p)
 	c.Warnings = p.warnings
 	return c, p.err()
 }
@@ -262,11 +266,17 @@ func volumes(m *Mapping) []Volume {
 	return out
 }
 
-// checkNodes reports duplicate node ids and IPs within a provider section.
+// checkNodes reports duplicate node ids and IPs within a provider section,
+// an empty node list, and (aws) IPs no VPC subnet can hold.
 func (c *Cluster) checkNodes(p *problems) {
 	check := func(section string, ns []Node) {
 		ids, ips := map[string]int{}, map[string]int{}
 		for _, n := range ns {
+			if section == "aws" && n.IP != "" {
+				if a, err := netip.ParseAddr(n.IP); err == nil && a.Is4() && !vpcAddress(a) {
+					c.problem(p, []string{section, "nodes", strconv.Itoa(n.Index), "ip"}, "%s cannot be a private IP in a VPC subnet (it is a loopback, link-local, multicast, broadcast or unspecified address); use an address inside the node's subnet", n.IP)
+				}
+			}
 			if prev, ok := ids[n.ID]; ok {
 				c.problem(p, []string{section, "nodes", strconv.Itoa(n.Index), "id"}, "node id %q is used twice (also by nodes[%d]); each node needs its own id", n.ID, prev)
 			}
@@ -280,11 +290,170 @@ func (c *Cluster) checkNodes(p *problems) {
 			ips[n.IP] = n.Index
 		}
 	}
+	if w, ok := c.noNodes(); ok {
+		p.warnings = append(p.warnings, w)
+	}
 	if c.AWS != nil {
 		check("aws", c.AWS.Nodes)
 	}
 	if c.Local != nil {
 		check("local", c.Local.Nodes)
+	}
+}
+
+// noNodes returns the problem of a cluster without nodes (and, on aws,
+// without an auto scaling group): `up` would launch nothing. Loading
+// warns (the original built such configs; `cluster build` needs no node);
+// CheckUp makes it an error.
+func (c *Cluster) noNodes() (Problem, bool) {
+	if c.Provider == "" || len(c.Nodes()) > 0 || (c.Provider == "aws" && c.AWS != nil && c.AWS.ASG != nil) {
+		return Problem{}, false
+	}
+	how := "list the nodes under it, each with an id and an ip"
+	if c.Provider == "aws" {
+		how += " (or configure aws.asg)"
+	}
+	if _, ok := get(mapping(c.Data, c.Provider), "nodes").([]any); ok {
+		return c.Problem([]string{c.Provider, "nodes"}, "is an empty list: the cluster has no nodes, so `up` launches nothing; %s", how), true
+	}
+	w := c.Problem([]string{c.Provider}, "has no `nodes:`, so `up` launches nothing; %s", how)
+	w.Key = "cluster." + c.Provider + ".nodes"
+	return w, true
+}
+
+// CheckUp reports, as a *Error with file:line, what a command that
+// launches instances needs beyond what every command needs: at least one
+// node, and on aws a key pair (the original failed without one; its
+// `build` did not need one). Nothing may be created when it fails.
+func (c *Cluster) CheckUp() error {
+	var probs []Problem
+	if w, ok := c.noNodes(); ok {
+		probs = append(probs, w)
+	}
+	if c.Provider == "aws" && c.AWS != nil && c.AWS.KeyPair == "" {
+		pr := c.Problem([]string{"aws", "keypair"}, "is required to launch instances: the name of the EC2 key pair (as in the original)")
+		pr.Key = "cluster.aws.keypair"
+		probs = append(probs, pr)
+	}
+	if len(probs) == 0 {
+		return nil
+	}
+	sortProblems(probs)
+	return &Error{Problems: probs}
+}
+
+// vpcAddress reports whether a could be an instance's private IP in a VPC.
+func vpcAddress(a netip.Addr) bool {
+	return !a.IsLoopback() && !a.IsUnspecified() && !a.IsMulticast() && !a.IsLinkLocalUnicast() &&
+		a != netip.AddrFrom4([4]byte{255, 255, 255, 255}) && a.As4()[0] != 0
+}
+
+// Limits of the names and tags derived from the cluster's config
+// (IAM, EC2 and Auto Scaling API references).
+const (
+	maxTagValue          = 256   // EC2 tag value
+	maxTagKey            = 128   // EC2 tag key
+	maxTagsPerResource   = 50    // EC2 tags on one resource
+	toolTags             = 6     // ClusterName, Name and cloud-compose:{node,env,generation,spec}
+	maxIAMRoleName       = 64    // IAM role (the instance profile and policy allow 128)
+	maxLaunchTemplate    = 128   // EC2 launch template name (ASG mode)
+	maxNameBytes         = 255   // a file name, an Auto Scaling group name
+	maxInlinePolicyChars = 10240 // an IAM role's inline policies, without white space
+	defaultRootDevice    = "/dev/xvda"
+)
+
+// checkNameLength bounds the cluster name by the names the tool derives
+// from it: the instances' Name tag <name>-<node id> (and a snapshot's
+// <name>-<node id><device>), the IAM role with aws.instance_policy, the
+// launch template in ASG mode. The error names the limit that binds.
+func (c *Cluster) checkNameLength(p *problems) {
+	if c.Name == "" || !SafeNameRE.MatchString(c.Name) {
+		return // reported by the schema
+	}
+	limit, why := maxNameBytes, "a cluster name is at most 255 characters (it names files and the Auto Scaling group)"
+	bound := func(l int, reason string) {
+		if l < limit {
+			limit, why = l, reason
+		}
+	}
+	longest := ""
+	for _, n := range c.Nodes() {
+		if len(n.ID) > len(longest) {
+			longest = n.ID
+		}
+	}
+	if longest != "" {
+		bound(maxTagValue-1-len(longest), fmt.Sprintf("the instances' Name tag <name>-%s is at most %d characters", longest, maxTagValue))
+	}
+	if c.Provider == "aws" && c.AWS != nil {
+		if longest != "" {
+			dev := ""
+			for _, v := range c.AWS.Volumes {
+				b := v.Block
+				if b == "" {
+					b = defaultRootDevice
+				}
+				if !v.Ephemeral && len(b) > len(dev) {
+					dev = b
+				}
+			}
+			if dev != "" {
+				bound(maxTagValue-1-len(longest)-len(dev), fmt.Sprintf("the snapshots' Name tag <name>-%s%s is at most %d characters", longest, dev, maxTagValue))
+			}
+		}
+		if c.AWS.ASG != nil {
+			bound(maxLaunchTemplate, fmt.Sprintf("the launch template named after the cluster (aws.asg) is at most %d characters", maxLaunchTemplate))
+		}
+		if c.AWS.InstancePolicy != "" {
+			bound(maxIAMRoleName, fmt.Sprintf("the IAM role named after the cluster (aws.instance_policy) is at most %d characters", maxIAMRoleName))
+		}
+	}
+	if len(c.Name) > limit {
+		c.problem(p, []string{"name"}, "is %d characters long; at most %d fit here: %s; shorten the name", len(c.Name), limit, why)
+	}
+}
+
+// logGroupRE is a CloudWatch Logs group name.
+var logGroupRE = regexp.MustCompile(`^[.\-_/#A-Za-z0-9]{1,512}$`)
+
+// checkValues checks values against the limits of what they become:
+// environment names, EC2 tags, the log group, the IAM policy.
+func (c *Cluster) checkValues(p *problems) {
+	for _, kv := range c.Environment {
+		if kv.Key == "" || strings.ContainsAny(kv.Key, "=\x00") {
+			c.problem(p, []string{"environment", kv.Key}, "%q cannot be an environment variable name (it is empty or has = in it)", kv.Key)
+		}
+	}
+	if c.Logging.Driver == "awslogs" && c.Logging.Group != "" && !logGroupRE.MatchString(c.Logging.Group) {
+		c.problem(p, []string{"logging", "meta", "group"}, "%q is not a CloudWatch Logs group name: 1 to 512 letters, digits and . - _ / #", c.Logging.Group)
+	}
+	if c.AWS == nil {
+		return
+	}
+	if n := len(strings.Join(strings.Fields(c.AWS.InstancePolicy), "")); n > maxInlinePolicyChars {
+		c.problem(p, []string{"aws", "instance_policy"}, "is %d characters (without white space); IAM takes at most %d in a role's inline policy", n, maxInlinePolicyChars)
+	}
+	user := 0
+	for _, kv := range c.AWS.Tags {
+		path := []string{"aws", "tags", kv.Key}
+		switch {
+		case kv.Key == "":
+			c.problem(p, path, "a tag needs a key")
+		case strings.HasPrefix(strings.ToLower(kv.Key), "aws:"):
+			c.problem(p, path, "tag %q: keys starting with aws: are reserved by AWS; rename the tag", kv.Key)
+		case len(kv.Key) > maxTagKey:
+			c.problem(p, path, "tag key is %d characters; EC2 takes at most %d", len(kv.Key), maxTagKey)
+		case kv.Key == "ClusterName" || kv.Key == "Name" || strings.HasPrefix(kv.Key, "cloud-compose:"):
+			w := c.Problem(path, "tag %s is set by the tool; this value is ignored", kv.Key)
+			p.warnings = append(p.warnings, w)
+			continue
+		case len(kv.Value) > maxTagValue:
+			c.problem(p, path, "tag value is %d characters; EC2 takes at most %d", len(kv.Value), maxTagValue)
+		}
+		user++
+	}
+	if max := maxTagsPerResource - toolTags; user > max {
+		c.problem(p, []string{"aws", "tags"}, "has %d tags; with the tool's own %d, EC2 takes at most %d on an instance: keep at most %d", user, toolTags, maxTagsPerResource, max)
 	}
 }
 

@@ -3,9 +3,11 @@ package config
 import (
 	"encoding/json"
 	"fmt"
+	"math"
 	"net/netip"
 	"regexp"
 	"sort"
+	"strconv"
 	"strings"
 
 	"go.yaml.in/yaml/v3"
@@ -35,11 +37,94 @@ type spec struct {
 	open     bool             // kMap: other keys are expected (templates read them); no near-miss warnings
 	elem     *spec            // kList
 	enum     []string
+	// check, when set, checks a value that has the right kind (a scalar
+	// for kString and kInt) and records what is wrong with it.
+	check func(n *yaml.Node, path string, p *problems)
 }
 
 // SizeRE is the size syntax the original accepted: a number and a unit
 // (M, G or T, either case).
 var SizeRE = regexp.MustCompile(`^([0-9]+)([MmGgTt])$`)
+
+// Bounds of the values the tool reads (see docs/configuration.md,
+// "Validation rules").
+const (
+	// MaxVolumeGB is the largest volume size accepted: 64 TiB, the largest
+	// EBS volume (gp3, io2). Larger sizes can only be typos or overflows.
+	MaxVolumeGB = 65536
+	// MaxHealthTimeout is the longest health.timeout, in seconds (a day).
+	MaxHealthTimeout = 86400
+	// MaxNodeIDLen bounds a node id: it goes into names and tags.
+	MaxNodeIDLen = 64
+	// MaxASGRedundancy bounds aws.asg.redundancy (instances per subnet).
+	MaxASGRedundancy = 1000
+)
+
+// SafeNameRE is what a cluster name or a node id may contain: letters,
+// digits, '-', '_' and '.'. Names reach EC2 filters, where '*' and '?' are
+// wildcards, and file names, where '/' is a separator.
+var SafeNameRE = regexp.MustCompile(`^[A-Za-z0-9._-]+$`)
+
+// intBetween checks that an integer is within lo..hi; what says what the
+// number is, for the message.
+func intBetween(lo, hi int, what string) func(n *yaml.Node, path string, p *problems) {
+	return func(n *yaml.Node, path string, p *problems) {
+		v, _ := scalarValue(n).(int)
+		if v < lo || v > hi {
+			p.add(n.Line, n.Column, path, "%d is out of range: %s is %d to %d", v, what, lo, hi)
+		}
+	}
+}
+
+// checkSafeName checks a cluster name or node id: not empty, only letters,
+// digits, '-', '_' and '.'.
+func checkSafeName(what string) func(n *yaml.Node, path string, p *problems) {
+	return func(n *yaml.Node, path string, p *problems) {
+		s := PyStr(scalarValue(n))
+		switch {
+		case s == "":
+			p.add(n.Line, n.Column, path, "is empty: %s needs a value (letters, digits, -, _ and .)", what)
+		case !SafeNameRE.MatchString(s):
+			p.add(n.Line, n.Column, path, "%q has characters %s cannot have (%s): use only letters, digits, -, _ and .", s, what, badChars(s))
+		case what == "a node id" && len(s) > MaxNodeIDLen:
+			p.add(n.Line, n.Column, path, "is %d characters long; a node id is at most %d (it is part of instance names and tags)", len(s), MaxNodeIDLen)
+		}
+	}
+}
+
+// badChars lists, quoted, the characters of s outside SafeNameRE.
+func badChars(s string) string {
+	var bad []string
+	seen := map[rune]bool{}
+	for _, r := range s {
+		if (r >= 'a' && r <= 'z') || (r >= 'A' && r <= 'Z') || (r >= '0' && r <= '9') || r == '-' || r == '_' || r == '.' || seen[r] {
+			continue
+		}
+		seen[r] = true
+		bad = append(bad, strconv.QuoteRune(r))
+	}
+	return strings.Join(bad, " ")
+}
+
+// checkNonNegative rejects a negative number: for keys where 0 means unset.
+func checkNonNegative(what string) func(n *yaml.Node, path string, p *problems) {
+	return func(n *yaml.Node, path string, p *problems) {
+		if v, _ := scalarValue(n).(int); v < 0 {
+			p.add(n.Line, n.Column, path, "%d is negative: %s cannot be; leave the key out for the default", v, what)
+		}
+	}
+}
+
+// instanceTypeRE is the form of every EC2 instance type: family.size
+// (t3.micro, m7i-flex.large, u-6tb1.metal).
+var instanceTypeRE = regexp.MustCompile(`^[a-z][a-z0-9-]*\.[a-z0-9-]+$`)
+
+func checkInstanceType(n *yaml.Node, path string, p *problems) {
+	// empty means the default, as the tool has always read it
+	if s := PyStr(scalarValue(n)); s != "" && !instanceTypeRE.MatchString(s) {
+		p.add(n.Line, n.Column, path, "%q is not an EC2 instance type: write family.size in lower case, like t3.medium", s)
+	}
+}
 
 func volumeSpec() *spec {
 	return &spec{kind: kMap, fields: map[string]*spec{
@@ -48,8 +133,8 @@ func volumeSpec() *spec {
 		"size":                  {kind: kSize},
 		"ephemeral":             {kind: kBool},
 		"volume_type":           {kind: kString, enum: []string{"gp2", "gp3", "io1", "io2", "st1", "sc1", "standard"}},
-		"iops":                  {kind: kInt},
-		"throughput":            {kind: kInt},
+		"iops":                  {kind: kInt, check: checkNonNegative("iops")},
+		"throughput":            {kind: kInt, check: checkNonNegative("throughput (MiB/s)")},
 		"delete_on_termination": {kind: kBool},
 		"snapshot":              {kind: kString},
 		"file_system":           {kind: kString},
@@ -60,7 +145,7 @@ func volumeSpec() *spec {
 
 func nodeSpec() *spec {
 	return &spec{kind: kMap, fields: map[string]*spec{
-		"id":     {kind: kString, required: true},
+		"id":     {kind: kString, required: true, check: checkSafeName("a node id")},
 		"ip":     {kind: kIP},
 		"subnet": {kind: kString},
 		"eip":    {kind: kString},
@@ -70,15 +155,15 @@ func nodeSpec() *spec {
 // clusterSpec is every key under `cluster:` that the tool reads. Keys that
 // only templates read (username, dns, raid, secrets, ...) pass unchecked.
 var clusterSpec = &spec{kind: kMap, required: true, fields: map[string]*spec{
-	"name":        {kind: kString, required: true},
+	"name":        {kind: kString, required: true, check: checkSafeName("a cluster name")},
 	"search_path": {kind: kList, required: true, elem: &spec{kind: kString}},
 	"provider":    {kind: kString, enum: []string{"aws", "local"}},
 	"environment": {kind: kScalarMap},
 	"secrets":     {kind: kAny},
 	"health": {kind: kMap, fields: map[string]*spec{
-		"port":    {kind: kInt, required: true},
+		"port":    {kind: kInt, required: true, check: intBetween(1, 65535, "a TCP port")},
 		"path":    {kind: kString},
-		"timeout": {kind: kInt},
+		"timeout": {kind: kInt, check: intBetween(1, MaxHealthTimeout, "the health timeout in seconds")},
 	}},
 	"logging": {kind: kMap, open: true, fields: map[string]*spec{
 		"driver": {kind: kString},
@@ -92,7 +177,7 @@ var clusterSpec = &spec{kind: kMap, required: true, fields: map[string]*spec{
 		"ami_name":             {kind: kString},
 		"keypair":              {kind: kString},
 		"security_groups":      {kind: kStrList},
-		"instance_type":        {kind: kString},
+		"instance_type":        {kind: kString, check: checkInstanceType},
 		"terminate_protection": {kind: kBool},
 		"detailed_monitoring":  {kind: kBool},
 		"monitoring":           {kind: kBool},
@@ -105,7 +190,7 @@ var clusterSpec = &spec{kind: kMap, required: true, fields: map[string]*spec{
 			"subnets":       {kind: kList, required: true, elem: &spec{kind: kString}},
 			"elbs":          {kind: kList, elem: &spec{kind: kString}},
 			"target_groups": {kind: kList, elem: &spec{kind: kString}},
-			"redundancy":    {kind: kInt},
+			"redundancy":    {kind: kInt, check: intBetween(1, MaxASGRedundancy, "the number of instances per subnet (for an empty group, run `cloud-compose cluster down`)")},
 		}},
 		"volumes": {kind: kList, elem: volumeSpec()},
 		// read only by templates, known so near misses are caught
@@ -151,9 +236,20 @@ func (s *spec) validate(n *yaml.Node, path string, p *problems) {
 		if s.kind == kJSON && !json.Valid([]byte(n.Value)) {
 			p.add(n.Line, n.Column, path, "is not valid JSON (an IAM policy document is expected)")
 		}
+		if s.check != nil {
+			s.check(n, path, p)
+		}
 	case kInt:
 		if _, ok := scalarValue(n).(int); !ok || n.Kind != yaml.ScalarNode {
+			if n.Kind == yaml.ScalarNode && yamlInt.MatchString(n.Value) {
+				p.add(n.Line, n.Column, path, "%s is too large a number", n.Value)
+				return
+			}
 			p.add(n.Line, n.Column, path, "must be a whole number, not %s", kindName(n))
+			return
+		}
+		if s.check != nil {
+			s.check(n, path, p)
 		}
 	case kBool:
 		if _, ok := scalarValue(n).(bool); !ok || n.Kind != yaml.ScalarNode {
@@ -164,17 +260,7 @@ func (s *spec) validate(n *yaml.Node, path string, p *problems) {
 			p.add(n.Line, n.Column, path, "must be a size like 10G, 500M or 1T, not %s", kindName(n))
 			return
 		}
-		if _, ok := scalarValue(n).(int); ok {
-			return
-		}
-		m := SizeRE.FindStringSubmatch(n.Value)
-		if m == nil {
-			p.add(n.Line, n.Column, path, "%q is not a size: write a number and a unit, M, G or T (like 10G)", n.Value)
-			return
-		}
-		if gb, rounded := SizeGB(n.Value); rounded {
-			p.warn(n.Line, n.Column, path, "%s is less than 1 GB; the original tool turned it into 0 GB, it is rounded up to %d GB", n.Value, gb)
-		}
+		checkSize(n, path, p)
 	case kStrList:
 		switch n.Kind {
 		case yaml.ScalarNode:
@@ -237,27 +323,70 @@ func (s *spec) validate(n *yaml.Node, path string, p *problems) {
 	}
 }
 
+// checkSize checks a volume size: a number of GB, or a number and a
+// unit, from 1 GB to MaxVolumeGB.
+func checkSize(n *yaml.Node, path string, p *problems) {
+	const fix = "a volume is 1G to %dG (64 TiB): write a number and a unit, M, G or T (like 10G)"
+	if v, ok := scalarValue(n).(int); ok {
+		if v < 1 || v > MaxVolumeGB {
+			p.add(n.Line, n.Column, path, "%d GB is out of range: "+fix, v, MaxVolumeGB)
+		}
+		return
+	}
+	m := SizeRE.FindStringSubmatch(n.Value)
+	if m == nil {
+		if yamlInt.MatchString(n.Value) {
+			p.add(n.Line, n.Column, path, "%s GB is too large: "+fix, n.Value, MaxVolumeGB)
+			return
+		}
+		p.add(n.Line, n.Column, path, "%q is not a size: write a number and a unit, M, G or T (like 10G)", n.Value)
+		return
+	}
+	gb, rounded, ok := sizeGB(n.Value)
+	switch {
+	case !ok || gb > MaxVolumeGB:
+		p.add(n.Line, n.Column, path, "%s is too large: "+fix, n.Value, MaxVolumeGB)
+	case gb == 0:
+		p.add(n.Line, n.Column, path, "%s is an empty volume: "+fix, n.Value, MaxVolumeGB)
+	case rounded:
+		p.warn(n.Line, n.Column, path, "%s is less than 1 GB; the original tool turned it into 0 GB, it is rounded up to %d GB", n.Value, gb)
+	}
+}
+
 // SizeGB converts a size to whole GB the way the original did (T = 1000 G),
 // except that a size under 1 GB is rounded up to 1 instead of becoming 0.
-// rounded reports that rounding.
+// rounded reports that rounding. A size that is not one, or too large to
+// count, is 0.
 func SizeGB(size string) (gb int, rounded bool) {
+	gb, rounded, _ = sizeGB(size)
+	return gb, rounded
+}
+
+// sizeGB is SizeGB; ok is false when size is not a size or its number of GB
+// does not fit in an int32 (what EC2 takes).
+func sizeGB(size string) (gb int, rounded, ok bool) {
 	m := SizeRE.FindStringSubmatch(size)
 	if m == nil {
-		return 0, false
+		return 0, false, false
 	}
-	var q int
-	fmt.Sscan(m[1], &q)
+	q, err := strconv.ParseInt(m[1], 10, 32)
+	if err != nil {
+		return 0, false, false
+	}
 	switch strings.ToLower(m[2]) {
 	case "t":
-		return q * 1000, false
+		if q > math.MaxInt32/1000 {
+			return 0, false, false
+		}
+		return int(q) * 1000, false, true
 	case "g":
-		return q, false
+		return int(q), false, true
 	default:
 		// The original divided by 1000 with integer division: 1500M is 1 GB.
 		if q > 0 && q < 1000 {
-			return 1, true
+			return 1, true, true
 		}
-		return q / 1000, false
+		return int(q / 1000), false, true
 	}
 }
 
