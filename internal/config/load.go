@@ -2,6 +2,7 @@ package config
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -25,6 +26,9 @@ type Document struct {
 	Root *yaml.Node
 	// Data is the whole document as PyYAML would have loaded it.
 	Data *Mapping
+	// Warnings are problems that do not stop the command (a key given
+	// twice in one mapping). The CLI prints them to stderr.
+	Warnings []Problem
 }
 
 // Plugins returns the top-level keys: the original listed them as plugins.
@@ -44,26 +48,37 @@ func (d *Document) Section(name string) (*yaml.Node, *Mapping, bool) {
 // Load reads, parses and interpolates the file at path. Every required
 // variable that is unset is reported, each with its line, in one *Error.
 func Load(path string, lookup LookupFunc) (*Document, error) {
+	return LoadContext(context.Background(), path, lookup)
+}
+
+// LoadContext is Load that stops when ctx is cancelled (Ctrl-C, SIGTERM),
+// whatever stage it is in, with an error that wraps ctx.Err().
+func LoadContext(ctx context.Context, path string, lookup LookupFunc) (*Document, error) {
 	src, err := os.ReadFile(path)
 	if err != nil {
 		return nil, fmt.Errorf("read configuration: %w", err)
 	}
-	return Parse(path, src, lookup)
+	return ParseContext(ctx, path, src, lookup)
 }
 
 var yamlLineRE = regexp.MustCompile(`^yaml: line (\d+): (.*)$`)
 
 // Parse is Load for bytes already read; name is used in messages.
 func Parse(name string, src []byte, lookup LookupFunc) (*Document, error) {
-	var root yaml.Node
-	dec := yaml.NewDecoder(bytes.NewReader(src))
-	if err := dec.Decode(&root); err != nil {
-		if errors.Is(err, io.EOF) {
-			return nil, &Error{Problems: []Problem{{File: name, Msg: "the file is empty; it needs at least a `cluster:` section"}}}
-		}
-		return nil, yamlSyntaxError(name, err)
+	return ParseContext(context.Background(), name, src, lookup)
+}
+
+// ParseContext is Parse that stops when ctx is cancelled.
+//
+// Hostile input is bounded: aliases expand at most as yaml.v3 lets them
+// expand when it decodes (see aliasBudget), an alias inside its own anchor
+// is an error, and every stage checks ctx.
+func ParseContext(ctx context.Context, name string, src []byte, lookup LookupFunc) (*Document, error) {
+	root, err := decode(ctx, name, src)
+	if err != nil {
+		return nil, err
 	}
-	top := &root
+	top := root
 	if top.Kind == yaml.DocumentNode && len(top.Content) == 1 {
 		top = top.Content[0]
 	}
@@ -72,12 +87,61 @@ func Parse(name string, src []byte, lookup LookupFunc) (*Document, error) {
 			Msg: fmt.Sprintf("the top level must be a mapping of plugin names (like `cluster:`), not %s", kindName(top))}}}
 	}
 	p := &problems{file: name}
-	interpolate(top, "", lookup, p)
+	w := &walker{ctx: ctx, p: p, redact: NewRedactor()}
+	w.interpolate(top, "", lookup)
+	if err := w.interrupted(name); err != nil {
+		return nil, err
+	}
 	if err := p.err(); err != nil {
 		return nil, err
 	}
-	data, _ := toValue(top).(*Mapping)
-	return &Document{Path: name, Root: top, Data: data}, nil
+	conv := &converter{ctx: ctx, file: name}
+	v, err := conv.value(top)
+	if err != nil {
+		return nil, err
+	}
+	data, _ := v.(*Mapping)
+	KnownSecrets.Add(w.redact.Values(data)...)
+	w.duplicates(top, "")
+	sortProblems(p.warnings)
+	return &Document{Path: name, Root: top, Data: data, Warnings: p.warnings}, nil
+}
+
+// decode parses src into a node tree. yaml.v3 cannot be stopped while it
+// decodes, so a huge file is decoded on its own goroutine and abandoned
+// when ctx is cancelled (the process is about to exit then).
+func decode(ctx context.Context, name string, src []byte) (*yaml.Node, error) {
+	type result struct {
+		root *yaml.Node
+		err  error
+	}
+	done := make(chan result, 1)
+	go func() {
+		var root yaml.Node
+		err := yaml.NewDecoder(bytes.NewReader(src)).Decode(&root)
+		done <- result{&root, err}
+	}()
+	var r result
+	select {
+	case r = <-done:
+	case <-ctx.Done():
+		return nil, interruptedError(ctx, name)
+	}
+	if r.err != nil {
+		if errors.Is(r.err, io.EOF) {
+			return nil, &Error{Problems: []Problem{{File: name, Msg: "the file is empty; it needs at least a `cluster:` section"}}}
+		}
+		return nil, yamlSyntaxError(name, r.err)
+	}
+	return r.root, nil
+}
+
+// ErrInterrupted is wrapped by the error of a load or render stopped by a
+// signal (with the context's own error).
+var ErrInterrupted = errors.New("interrupted")
+
+func interruptedError(ctx context.Context, name string) error {
+	return fmt.Errorf("read configuration %s: %w (%w)", name, ErrInterrupted, ctx.Err())
 }
 
 func yamlSyntaxError(name string, err error) error {
@@ -101,18 +165,50 @@ func yamlSyntaxError(name string, err error) error {
 	return &Error{Problems: []Problem{{File: name, Line: line, Msg: "YAML syntax error: " + msg}}}
 }
 
+// walker walks the node tree once (aliases are not followed: an alias
+// shares its anchor's node, which is walked where it is written), checking
+// ctx as it goes.
+type walker struct {
+	ctx    context.Context
+	p      *problems
+	redact *Redactor
+	steps  int
+	err    error // ctx's error, once seen
+}
+
+// stop reports whether the walk must stop: ctx is checked every 1024 nodes.
+func (w *walker) stop() bool {
+	if w.err != nil {
+		return true
+	}
+	if w.steps++; w.steps%1024 == 0 {
+		w.err = w.ctx.Err()
+	}
+	return w.err != nil
+}
+
+func (w *walker) interrupted(name string) error {
+	if w.err == nil {
+		return nil
+	}
+	return interruptedError(w.ctx, name)
+}
+
 // interpolate substitutes ${VAR} forms in every string value (never in
 // keys), with compose-spec semantics. A plain scalar is re-typed after
 // substitution, so `count: ${N}` is a number when N is one.
-func interpolate(n *yaml.Node, path string, lookup LookupFunc, p *problems) {
+func (w *walker) interpolate(n *yaml.Node, path string, lookup LookupFunc) {
+	if w.stop() {
+		return
+	}
 	switch n.Kind {
 	case yaml.MappingNode:
 		for i := 0; i+1 < len(n.Content); i += 2 {
-			interpolate(n.Content[i+1], joinKey(path, n.Content[i].Value), lookup, p)
+			w.interpolate(n.Content[i+1], joinKey(path, n.Content[i].Value), lookup)
 		}
 	case yaml.SequenceNode:
 		for i, c := range n.Content {
-			interpolate(c, fmt.Sprintf("%s[%d]", path, i), lookup, p)
+			w.interpolate(c, fmt.Sprintf("%s[%d]", path, i), lookup)
 		}
 	case yaml.ScalarNode:
 		if !strings.Contains(n.Value, "$") {
@@ -141,11 +237,14 @@ func interpolate(n *yaml.Node, path string, lookup LookupFunc, p *problems) {
 				if req.Reason != "" {
 					msg += ": " + req.Reason
 				}
-				p.add(n.Line, n.Column, path, "%s (set it in the environment, or give a default with ${%s:-value})", msg, req.Variable)
+				w.p.add(n.Line, n.Column, path, "%s (set it in the environment, or give a default with ${%s:-value})", msg, req.Variable)
+			case errors.As(e, &inv) && w.redact.SecretPath(path):
+				// the value of a secret key is never quoted
+				w.p.add(n.Line, n.Column, path, "invalid interpolation in the value (not shown: the key holds a secret); write $$ for a literal $")
 			case errors.As(e, &inv):
-				p.add(n.Line, n.Column, path, "invalid interpolation in %q (write $$ for a literal $)", n.Value)
+				w.p.add(n.Line, n.Column, path, "invalid interpolation in %q (write $$ for a literal $)", n.Value)
 			default:
-				p.add(n.Line, n.Column, path, "interpolation: %v", e)
+				w.p.add(n.Line, n.Column, path, "interpolation: %v", e)
 			}
 		}
 		if len(missing) == 0 && out != n.Value {
@@ -157,6 +256,35 @@ func interpolate(n *yaml.Node, path string, lookup LookupFunc, p *problems) {
 	}
 }
 
+// duplicates warns about each key given twice in one mapping. PyYAML keeps
+// the last value (in the first one's place), and so does toValue; the
+// Python tool said nothing, which hid typos like a second `name:`.
+// Merge keys (`<<`) are not duplicates: each one merges.
+func (w *walker) duplicates(n *yaml.Node, path string) {
+	switch n.Kind {
+	case yaml.MappingNode:
+		first := map[string]*yaml.Node{}
+		for i := 0; i+1 < len(n.Content); i += 2 {
+			k := n.Content[i]
+			if k.Kind == yaml.ScalarNode && k.Value == "<<" && k.Style == 0 {
+				continue
+			}
+			name := keyString(k)
+			key := joinKey(path, name)
+			if f, ok := first[name]; ok {
+				w.p.warn(k.Line, 0, "", "key %s is given twice (lines %d and %d); the last one wins, as in the Python tool", key, f.Line, k.Line)
+			} else {
+				first[name] = k
+			}
+			w.duplicates(n.Content[i+1], key)
+		}
+	case yaml.SequenceNode:
+		for i, c := range n.Content {
+			w.duplicates(c, fmt.Sprintf("%s[%d]", path, i))
+		}
+	}
+}
+
 func joinKey(path, key string) string {
 	if path == "" {
 		return key
@@ -164,24 +292,97 @@ func joinKey(path, key string) string {
 	return path + "." + key
 }
 
+// The alias budget is yaml.v3's own (decode.go, allowedAliasRatio): once
+// more than 1000 values have been read and more than 100 of them came from
+// aliases, aliases may account for at most 99% of the values read in a
+// document of up to 400,000 values, falling to 10% at 4,000,000. A
+// "billion laughs" document trips it after a few thousand values, in
+// kilobytes of memory; a real config never comes near it.
+const (
+	aliasRatioRangeLow  = 400000
+	aliasRatioRangeHigh = 4000000
+)
+
+func allowedAliasRatio(count int) float64 {
+	switch {
+	case count <= aliasRatioRangeLow:
+		return 0.99
+	case count >= aliasRatioRangeHigh:
+		return 0.10
+	default:
+		return 0.99 - 0.89*(float64(count-aliasRatioRangeLow)/float64(aliasRatioRangeHigh-aliasRatioRangeLow))
+	}
+}
+
+// converter turns nodes into values as PyYAML would, within the alias
+// budget, refusing an alias inside its own anchor, and checking ctx.
+type converter struct {
+	ctx        context.Context
+	file       string
+	count      int                 // values produced
+	aliased    int                 // of which through an alias
+	outer      *yaml.Node          // the outermost alias being expanded
+	inProgress map[*yaml.Node]bool // nodes being converted (cycle check)
+}
+
+// failure stops a conversion; value recovers it into an error.
+type failure struct{ err error }
+
+func (c *converter) fail(err error) { panic(failure{err}) }
+
+// value converts n, or returns the problem that stopped it.
+func (c *converter) value(n *yaml.Node) (v any, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			f, ok := r.(failure)
+			if !ok {
+				panic(r)
+			}
+			v, err = nil, f.err
+		}
+	}()
+	return c.toValue(n), nil
+}
+
+func (c *converter) tick() {
+	c.count++
+	if c.outer != nil {
+		c.aliased++
+	}
+	if c.count%1024 == 0 && c.ctx.Err() != nil {
+		c.fail(interruptedError(c.ctx, c.file))
+	}
+	if c.aliased > 100 && c.count > 1000 && float64(c.aliased)/float64(c.count) > allowedAliasRatio(c.count) {
+		a := c.outer
+		c.fail(&Error{Problems: []Problem{{File: c.file, Line: a.Line, Column: a.Column,
+			Msg: fmt.Sprintf("the alias *%s expands into too much data: %d of the %d values read so far come from aliases "+
+				"(a \"billion laughs\" document?). cloud-compose refuses this much aliasing, as yaml.v3 does "+
+				"(at most %.0f%% of a document this size); write the values out or nest fewer aliases",
+				a.Value, c.aliased, c.count, allowedAliasRatio(c.count)*100)}}})
+	}
+}
+
 // toValue converts a node to the value PyYAML would have produced,
 // following aliases and `<<` merge keys.
-func toValue(n *yaml.Node) any {
+func (c *converter) toValue(n *yaml.Node) any {
+	c.tick()
 	switch n.Kind {
 	case yaml.DocumentNode:
 		if len(n.Content) == 1 {
-			return toValue(n.Content[0])
+			return c.toValue(n.Content[0])
 		}
 		return nil
 	case yaml.AliasNode:
-		return toValue(n.Alias)
+		return c.alias(n)
 	case yaml.SequenceNode:
+		defer c.enter(n)()
 		out := make([]any, len(n.Content))
-		for i, c := range n.Content {
-			out[i] = toValue(c)
+		for i, e := range n.Content {
+			out[i] = c.toValue(e)
 		}
 		return out
 	case yaml.MappingNode:
+		defer c.enter(n)()
 		// PyYAML's flatten_mapping: the pairs of `<<` merges come first
 		// (of a list of merges, the last one first), then the mapping's
 		// own; a later pair overrides the value of an earlier one with the
@@ -195,7 +396,7 @@ func toValue(n *yaml.Node) any {
 			k, v := n.Content[i], n.Content[i+1]
 			if k.Value == "<<" && k.Style == 0 {
 				var subs []*Mapping
-				switch mv := toValue(v).(type) {
+				switch mv := c.toValue(v).(type) {
 				case *Mapping:
 					subs = append(subs, mv)
 				case []any:
@@ -208,12 +409,12 @@ func toValue(n *yaml.Node) any {
 				for j := len(subs) - 1; j >= 0; j-- {
 					for _, sk := range subs[j].Keys() {
 						sv, _ := subs[j].Get(sk)
-						merged = append(merged, pair{sk, cloneValue(sv)})
+						merged = append(merged, pair{sk, sv})
 					}
 				}
 				continue
 			}
-			own = append(own, pair{keyString(k), toValue(v)})
+			own = append(own, pair{c.keyString(k), c.toValue(v)})
 		}
 		m := NewMapping()
 		for _, p := range append(merged, own...) {
@@ -226,11 +427,50 @@ func toValue(n *yaml.Node) any {
 	return nil
 }
 
+// enter marks n as being converted; an alias to it before it is done is a
+// cycle (`a: &a [*a]`), which PyYAML turns into a self-containing list that
+// no template could print.
+func (c *converter) enter(n *yaml.Node) func() {
+	if c.inProgress == nil {
+		c.inProgress = map[*yaml.Node]bool{}
+	}
+	c.inProgress[n] = true
+	return func() { delete(c.inProgress, n) }
+}
+
+func (c *converter) alias(n *yaml.Node) any {
+	if n.Alias == nil {
+		return nil
+	}
+	if c.inProgress[n.Alias] {
+		c.fail(&Error{Problems: []Problem{{File: c.file, Line: n.Line, Column: n.Column,
+			Msg: fmt.Sprintf("the alias *%s is inside the value of its own anchor &%s (line %d): that would be an endless value; use a separate anchor",
+				n.Value, n.Value, n.Alias.Line)}}})
+	}
+	if c.outer == nil {
+		c.outer = n
+		defer func() { c.outer = nil }()
+	}
+	return c.toValue(n.Alias)
+}
+
+func (c *converter) keyString(k *yaml.Node) string {
+	if k.Kind == yaml.ScalarNode {
+		return k.Value
+	}
+	return fmt.Sprint(c.toValue(k))
+}
+
+// keyString is a key as the loader stores it (for messages and lookups).
 func keyString(k *yaml.Node) string {
 	if k.Kind == yaml.ScalarNode {
 		return k.Value
 	}
-	return fmt.Sprint(toValue(k))
+	v, err := (&converter{ctx: context.Background()}).value(k)
+	if err != nil {
+		return "?"
+	}
+	return fmt.Sprint(v)
 }
 
 // mappingValue returns the value node of key in mapping node n.
