@@ -119,6 +119,9 @@ func (p *ec2Provider) EnsureGroup(ctx context.Context, cluster provider.ClusterI
 	if prep == nil {
 		return provider.GroupResult{}, ErrNotPrepared
 	}
+	if err := p.Ensure(ctx); err != nil {
+		return provider.GroupResult{}, err
+	}
 	name := p.groupName()
 	res := provider.GroupResult{Name: name, Action: "unchanged"}
 	tags := p.groupTags(cluster)
@@ -236,8 +239,8 @@ func (p *ec2Provider) ensureTemplate(ctx context.Context, name, hash string, dat
 func (p *ec2Provider) tagGroupInstances(ctx context.Context, name string, tags []ec2types.Tag) error {
 	var ids []string
 	pages := ec2.NewDescribeInstancesPaginator(p.ec2, &ec2.DescribeInstancesInput{Filters: []ec2types.Filter{
-		{Name: aws.String("tag:aws:autoscaling:groupName"), Values: []string{name}},
-		{Name: aws.String("instance-state-name"), Values: []string{"pending", "running"}},
+		filter("tag:aws:autoscaling:groupName", name),
+		filter("instance-state-name", "pending", "running"),
 	}})
 	for pages.HasMorePages() {
 		page, err := pages.NextPage(ctx)

@@ -4,15 +4,10 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
-	"io"
-	"net/http"
 	"net/http/httptest"
-	"net/http/httputil"
-	"net/url"
 	"os"
 	"sort"
 	"strings"
-	"sync"
 	"testing"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -23,55 +18,31 @@ import (
 	"github.com/cloud-compose/cloud-compose-go/internal/cluster"
 	"github.com/cloud-compose/cloud-compose-go/internal/provider"
 	awsp "github.com/cloud-compose/cloud-compose-go/internal/provider/aws"
+	"github.com/cloud-compose/cloud-compose-go/internal/provider/aws/awstest"
 )
 
-// countingProxy sits between the binary and moto and counts the API calls
-// by action, as the wire sees them (retries included).
-type countingProxy struct {
-	srv   *httptest.Server
-	mu    sync.Mutex
-	calls map[string]int
+// proxy sits between the binary and moto and counts the API calls by
+// action, as the wire sees them (retries included); with opts it also
+// loses answers and supplies EC2's behaviours moto lacks.
+type proxy struct {
+	*awstest.Proxy
+	srv *httptest.Server
 }
 
-func newCountingProxy(t *testing.T, target string) *countingProxy {
+func newProxy(t *testing.T, target string, opts awstest.Options) *proxy {
 	t.Helper()
-	u, err := url.Parse(target)
+	p, err := awstest.New(target, opts)
 	if err != nil {
 		t.Fatal(err)
 	}
-	p := &countingProxy{calls: map[string]int{}}
-	rp := httputil.NewSingleHostReverseProxy(u)
-	p.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		body, _ := io.ReadAll(r.Body)
-		r.Body = io.NopCloser(bytes.NewReader(body))
-		action := r.Header.Get("X-Amz-Target")
-		if form, err := url.ParseQuery(string(body)); err == nil && form.Get("Action") != "" {
-			action = form.Get("Action")
-		}
-		p.mu.Lock()
-		p.calls[action]++
-		p.mu.Unlock()
-		rp.ServeHTTP(w, r)
-	}))
-	t.Cleanup(p.srv.Close)
-	return p
+	srv := httptest.NewServer(p)
+	t.Cleanup(srv.Close)
+	return &proxy{Proxy: p, srv: srv}
 }
 
-func (p *countingProxy) reset() map[string]int {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	c := p.calls
-	p.calls = map[string]int{}
-	return c
-}
+func (p *proxy) reset() map[string]int { return p.Reset() }
 
-func total(c map[string]int) int {
-	n := 0
-	for _, v := range c {
-		n += v
-	}
-	return n
-}
+func total(c map[string]int) int { return awstest.Total(c) }
 
 // run runs the command line as main does and returns stdout and the error.
 func run(t *testing.T, args ...string) (string, error) {
@@ -88,7 +59,7 @@ func TestIntegrationCommandLine(t *testing.T) {
 	awsp.RequireMoto(t)
 	ctx := awsp.TestContext(t)
 	w := awsp.NewWorld(t, ctx)
-	proxy := newCountingProxy(t, os.Getenv("AWS_ENDPOINT_URL"))
+	proxy := newProxy(t, os.Getenv("AWS_ENDPOINT_URL"), awstest.Options{})
 	t.Setenv("AWS_ENDPOINT_URL", proxy.srv.URL)
 	name := awsp.Uniq("cli")
 	pr := awsp.WriteProject(t, awsp.ClusterYAML(w, name, 3, "", ""))

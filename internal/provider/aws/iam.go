@@ -27,7 +27,7 @@ const profileWait = 2 * time.Minute
 // two calls (get, put policy); a new one waits until IAM serves it (EC2's
 // own view catches up through the retryer, see profileNotVisible).
 func (p *ec2Provider) ensureInstanceProfile(ctx context.Context, policy string) (string, error) {
-	name := p.clusterName()
+	name := p.profileName()
 	got, err := p.iam.GetInstanceProfile(ctx, &iam.GetInstanceProfileInput{InstanceProfileName: aws.String(name)})
 	var nse *iamtypes.NoSuchEntityException
 	switch {
@@ -61,6 +61,10 @@ func (p *ec2Provider) ensureInstanceProfile(ctx context.Context, policy string) 
 	p.logf("instance profile %s ready", name)
 	return name, nil
 }
+
+// profileName names the cluster's role, instance profile and inline
+// policy: the cluster name, as the original.
+func (p *ec2Provider) profileName() string { return p.clusterName() }
 
 func hasRole(ip *iamtypes.InstanceProfile, role string) bool {
 	if ip == nil {

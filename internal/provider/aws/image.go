@@ -28,11 +28,15 @@ func (p *ec2Provider) resolveImage(ctx context.Context, ref string, observed []p
 	}
 	if !upgrade && !p.GroupMode() {
 		for _, i := range observed {
-			if i.State.Live() && i.Image != "" {
+			if i.State.Live() && i.Image != "" && i.Foreign == "" {
 				return provider.Image{ID: i.Image, Name: ref}, "as used on other cluster nodes", nil
 			}
 		}
 	}
+	// aws.ami is sent as a pattern, unescaped, unlike every other filter
+	// value (see filter): the original did the same, projects may rely on
+	// `ami: base-*` picking the newest of a family, and an image is only
+	// read, never changed.
 	out, err := p.ec2.DescribeImages(ctx, &ec2.DescribeImagesInput{
 		Filters: []ec2types.Filter{{Name: aws.String("tag:Name"), Values: []string{ref}}},
 	})

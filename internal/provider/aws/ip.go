@@ -68,7 +68,9 @@ func (p *ec2Provider) ipHolders(ctx context.Context, nodes []config.Node, observ
 	}
 	ours := map[string]provider.Instance{}
 	for _, i := range observed {
-		ours[i.ID] = i
+		if i.Foreign == "" {
+			ours[i.ID] = i
+		}
 	}
 	type held struct{ ip, eni, instance string }
 	var found []held
@@ -78,9 +80,9 @@ func (p *ec2Provider) ipHolders(ctx context.Context, nodes []config.Node, observ
 		for _, n := range nodes[start:end] {
 			ips = append(ips, n.IP)
 		}
-		filters := []ec2types.Filter{{Name: aws.String("addresses.private-ip-address"), Values: ips}}
+		filters := []ec2types.Filter{filter("addresses.private-ip-address", ips...)}
 		if len(subnets) <= maxFilterValues && subnets[0] != "" {
-			filters = append(filters, ec2types.Filter{Name: aws.String("subnet-id"), Values: subnets})
+			filters = append(filters, filter("subnet-id", subnets...))
 		}
 		pages := ec2.NewDescribeNetworkInterfacesPaginator(p.ec2, &ec2.DescribeNetworkInterfacesInput{Filters: filters, MaxResults: aws.Int32(1000)})
 		for pages.HasMorePages() {

@@ -37,6 +37,9 @@ func (p *ec2Provider) Launch(ctx context.Context, spec provider.LaunchSpec) (pro
 		return provider.Instance{}, ErrNotPrepared
 	}
 	n := spec.Node
+	if err := p.Ensure(ctx); err != nil {
+		return provider.Instance{}, nodeErr(n.ID, err)
+	}
 	if n.IP != "" {
 		holder, checked := prep.holders[n.IP], prep.checkedIPs[n.IP]
 		if !checked {

@@ -209,7 +209,7 @@ func (h *harness) up(ctx context.Context, opts provider.UpOptions) (*upResult, e
 	var mu sync.Mutex
 	var wg sync.WaitGroup
 	for _, n := range c.Nodes() {
-		if hasLiveInstance(n, observed) {
+		if provider.MatchNode(observed, n).Live != nil {
 			res.unchanged = append(res.unchanged, n.ID)
 			continue
 		}
@@ -245,7 +245,8 @@ func (h *harness) up(ctx context.Context, opts provider.UpOptions) (*upResult, e
 	return res, nil
 }
 
-// down does what the engine's `down` does.
+// down does what the engine's `down` does: terminates the cluster's
+// instances, leaving foreign ones alone.
 func (h *harness) down(ctx context.Context, force, wait bool) ([]string, error) {
 	observed, err := h.p.Instances(ctx, h.id)
 	if err != nil {
@@ -253,7 +254,9 @@ func (h *harness) down(ctx context.Context, force, wait bool) ([]string, error) 
 	}
 	var ids []string
 	for _, i := range observed {
-		ids = append(ids, i.ID)
+		if i.Foreign == "" { // as the engine: never another project's
+			ids = append(ids, i.ID)
+		}
 	}
 	if err := h.p.Terminate(ctx, ids, force); err != nil {
 		return nil, err

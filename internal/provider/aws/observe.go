@@ -17,16 +17,18 @@ var notTerminated = []string{"pending", "running", "shutting-down", "stopping", 
 
 // Instances returns the cluster's instances that are not terminated, found
 // by the ClusterName tag (never by IP alone) in one filtered, paginated
-// DescribeInstances.
+// DescribeInstances. Instances with the tag outside the cluster's own
+// network (see clusterVPCs) are returned with Foreign set to their VPC:
+// someone else's, shown but never touched.
 func (p *ec2Provider) Instances(ctx context.Context, cluster provider.ClusterID) ([]provider.Instance, error) {
 	in := &ec2.DescribeInstancesInput{
 		Filters: []ec2types.Filter{
-			{Name: aws.String("tag:" + provider.TagCluster), Values: []string{cluster.Name}},
-			{Name: aws.String("instance-state-name"), Values: notTerminated},
+			filter("tag:"+provider.TagCluster, cluster.Name),
+			filter("instance-state-name", notTerminated...),
 		},
 		MaxResults: aws.Int32(1000),
 	}
-	var out []provider.Instance
+	var raw []ec2types.Instance
 	pages := ec2.NewDescribeInstancesPaginator(p.ec2, in)
 	for pages.HasMorePages() {
 		page, err := pages.NextPage(ctx)
@@ -34,9 +36,28 @@ func (p *ec2Provider) Instances(ctx context.Context, cluster provider.ClusterID)
 			return nil, wrapErr("find the cluster's instances", err)
 		}
 		for _, r := range page.Reservations {
-			for _, i := range r.Instances {
-				out = append(out, toInstance(cluster.Name, i))
+			raw = append(raw, r.Instances...)
+		}
+	}
+	out := make([]provider.Instance, 0, len(raw))
+	if len(raw) > 0 {
+		seen := map[string]string{}
+		for _, i := range raw {
+			seen[aws.ToString(i.SubnetId)] = aws.ToString(i.VpcId)
+		}
+		vpcs, err := p.clusterVPCs(ctx, seen)
+		if err != nil {
+			return nil, err
+		}
+		for _, i := range raw {
+			inst := toInstance(cluster.Name, i)
+			if v := aws.ToString(i.VpcId); !vpcs[v] {
+				inst.Foreign = v
+				if v == "" {
+					inst.Foreign = "no VPC"
+				}
 			}
+			out = append(out, inst)
 		}
 	}
 	p.mu.Lock()

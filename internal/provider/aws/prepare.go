@@ -6,15 +6,22 @@ import (
 	"strconv"
 	"sync"
 
+	ec2types "github.com/aws/aws-sdk-go-v2/service/ec2/types"
+
 	"github.com/cloud-compose/cloud-compose-go/internal/config"
 	"github.com/cloud-compose/cloud-compose-go/internal/provider"
 )
 
 // Prepare resolves the image (writing aws.ami and aws.ami_name into data)
-// and, when something is to be launched, the block device map with its
-// snapshots (ids written back into data), who holds the nodes' IPs, the
-// instance profile and the log group. On a converged cluster it makes at
-// most one call (the image lookup with --upgrade-image).
+// and, when something is to be launched, checks everything that can be
+// checked before the first launch — the configured subnets exist, every
+// node IP lies inside its subnet, every elastic IP exists and is free, the
+// image exists — and looks up the block device map with its snapshots (ids
+// written back into data) and who holds the nodes' IPs. It creates
+// nothing: the instance profile and the log group are made by Ensure, once
+// every check and every node's rendering has passed. On a converged
+// cluster it makes at most one call (the image lookup with
+// --upgrade-image).
 func (p *ec2Provider) Prepare(ctx context.Context, data *config.Mapping, observed []provider.Instance, opts provider.UpOptions) error {
 	// Everything that can be checked without AWS, before any call.
 	var probs []config.Problem
@@ -69,6 +76,8 @@ func (p *ec2Provider) Prepare(ctx context.Context, data *config.Mapping, observe
 		mu        sync.Mutex
 		errs      []error
 		snapshots map[int]string
+		subnets   map[string]subnet
+		eips      map[string]ec2types.Address
 	)
 	run := func(fn func() error) {
 		wg.Add(1)
@@ -81,18 +90,16 @@ func (p *ec2Provider) Prepare(ctx context.Context, data *config.Mapping, observe
 			}
 		}()
 	}
+	run(func() (err error) {
+		subnets, err = p.lookupSubnets(ctx)
+		return err
+	})
 	if !p.GroupMode() {
 		run(func() error { return p.findIPHolders(ctx, prep, observed) })
-	}
-	if p.aws.InstancePolicy != "" {
-		run(func() error {
-			name, err := p.ensureInstanceProfile(ctx, p.aws.InstancePolicy)
-			prep.profile = name
+		run(func() (err error) {
+			eips, err = p.lookupEIPs(ctx, prep.launchNodes)
 			return err
 		})
-	}
-	if p.usesAWSLogs() {
-		run(func() error { return p.ensureLogGroup(ctx) })
 	}
 	run(func() error {
 		if err := resolve(); err != nil {
@@ -117,6 +124,18 @@ func (p *ec2Provider) Prepare(ctx context.Context, data *config.Mapping, observe
 	wg.Wait()
 	if err := errors.Join(errs...); err != nil {
 		return err
+	}
+	probs = p.checkNetwork(subnets)
+	eipProbs, eipErrs := p.checkEIPs(prep.launchNodes, eips, observed)
+	probs = append(probs, eipProbs...)
+	if len(probs) > 0 {
+		return errors.Join(append([]error{&config.Error{Problems: probs}}, eipErrs...)...)
+	}
+	if err := errors.Join(eipErrs...); err != nil {
+		return err
+	}
+	if p.aws.InstancePolicy != "" {
+		prep.profile = p.profileName() // made by Ensure
 	}
 	prep.devices = p.blockDevices(prep.image.RootDevice, snapshots)
 	if err := writeSnapshots(data, snapshots); err != nil {

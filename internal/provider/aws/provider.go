@@ -53,6 +53,7 @@ func init() { provider.Register(Name, open) }
 var _ provider.Provider = (*ec2Provider)(nil)
 var _ provider.GroupProvider = (*ec2Provider)(nil)
 var _ provider.Cleaner = (*ec2Provider)(nil)
+var _ provider.Ensurer = (*ec2Provider)(nil)
 
 // ec2Provider runs a cluster on EC2.
 type ec2Provider struct {
@@ -75,6 +76,16 @@ type ec2Provider struct {
 	mu       sync.Mutex
 	prepared *prepared
 	observed map[string]provider.Instance // by instance id, from the last Instances
+
+	// The cluster's network (network.go), looked up at most once.
+	netMu   sync.Mutex
+	subnets map[string]subnet // configured subnets that exist; nil until looked up
+	vpcOf   map[string]string // configured subnet -> VPC, as far as known
+
+	// ensureMu guards Ensure's one run (ensure.go).
+	ensureMu  sync.Mutex
+	ensured   bool
+	ensureErr error
 }
 
 // prepared is what Prepare resolved for launches.
@@ -119,6 +130,7 @@ func open(ctx context.Context, c *config.Cluster, opts provider.Options) (provid
 		region:   cfg.Region,
 		runPacer: rate.NewLimiter(RunInstancesRate, RunInstancesBurst),
 		nonce:    randomNonce(),
+		vpcOf:    map[string]string{},
 	}
 	ec2cfg := cfg.Copy()
 	ec2cfg.APIOptions = append(ec2cfg.APIOptions, p.paceRunInstances)

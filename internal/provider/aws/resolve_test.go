@@ -49,8 +49,9 @@ func TestIntegrationIPHolders(t *testing.T) {
 			t.Errorf("node %s: %v, want an *IPInUseError naming %q", node, err, want)
 		}
 	}
-	// one RunInstances (node 1), one lookup of the holders for all nodes
-	h.budget(1+1+1+1+1+1, map[string]int{"ec2:RunInstances": 1, "ec2:DescribeNetworkInterfaces": 1})
+	// one RunInstances (node 1), one lookup of the holders for all nodes,
+	// one DescribeSubnets (Prepare checks the subnets exist and hold the IPs)
+	h.budget(1+1+1+1+1+1+1, map[string]int{"ec2:RunInstances": 1, "ec2:DescribeNetworkInterfaces": 1, "ec2:DescribeSubnets": 1})
 
 	// down finds this cluster's instances by tag: the other cluster's
 	// instance at a shared IP is never touched.

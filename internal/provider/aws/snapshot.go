@@ -28,7 +28,7 @@ func (p *ec2Provider) Snapshot(ctx context.Context, cluster provider.ClusterID) 
 	nodeOf := map[string]string{}
 	var ids []string
 	for _, i := range insts {
-		if i.State.Live() || i.State == provider.Stopped {
+		if (i.State.Live() || i.State == provider.Stopped) && i.Foreign == "" {
 			ids = append(ids, i.ID)
 			nodeOf[i.ID] = i.NodeID
 		}

@@ -12,6 +12,7 @@ import (
 	ec2types "github.com/aws/aws-sdk-go-v2/service/ec2/types"
 
 	"github.com/cloud-compose/cloud-compose-go/internal/config"
+	"github.com/cloud-compose/cloud-compose-go/internal/provider"
 )
 
 // volumeLimits are EBS's current bounds per volume type: size in GiB,
@@ -213,9 +214,9 @@ func (p *ec2Provider) findSnapshots(ctx context.Context, rootDevice, cluster str
 	best := map[string]pick{}
 	pages := ec2.NewDescribeSnapshotsPaginator(p.ec2, &ec2.DescribeSnapshotsInput{
 		Filters: []ec2types.Filter{
-			{Name: aws.String("status"), Values: []string{"completed"}},
-			{Name: aws.String("tag:ClusterName"), Values: []string{cluster}},
-			{Name: aws.String("tag:DeviceName"), Values: devices},
+			filter("status", "completed"),
+			filter("tag:"+provider.TagCluster, cluster),
+			filter("tag:DeviceName", devices...),
 		},
 		MaxResults: aws.Int32(1000),
 	})

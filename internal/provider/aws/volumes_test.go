@@ -59,7 +59,8 @@ func TestVolumeBounds(t *testing.T) {
 		want   []string // substrings of the problems; none: valid
 	}{
 		{"gp2 default", "{name: d, block: /dev/xvdf}", nil},
-		{"gp3 over 64 TiB", "{name: d, block: /dev/xvdf, size: 66T, volume_type: gp3}", []string{"a gp3 volume is 1 to 65536 GiB"}},
+		// over 64 TiB (gp3's bound) config refuses any size before the provider
+		{"gp2 over 16 TiB", "{name: d, block: /dev/xvdf, size: 17T, volume_type: gp2}", []string{"a gp2 volume is 1 to 16384 GiB"}},
 		{"gp3 65536 GiB", "{name: d, block: /dev/xvdf, size: 65536G, volume_type: gp3}", nil},
 		{"gp3 iops and throughput", "{name: d, block: /dev/xvdf, size: 100G, volume_type: gp3, iops: 16000, throughput: 1000}", nil},
 		{"gp3 3000 iops on 1 GiB", "{name: d, block: /dev/xvdf, size: 1G, volume_type: gp3, iops: 3000}", nil},
@@ -78,7 +79,7 @@ func TestVolumeBounds(t *testing.T) {
 		{"sc1 too big", "{name: d, block: /dev/xvdf, size: 17T, volume_type: sc1}", []string{"125 to 16384"}},
 		{"standard too big", "{name: d, block: /dev/xvdf, size: 2T, volume_type: standard}", []string{"1 to 1024"}},
 		{"ephemeral without block", "{name: ephemeral0, ephemeral: true}", []string{"needs `block`"}},
-		{"nfs is not checked", "{name: shared, file_system: nfs, size: 0G}", nil},
+		{"nfs is not checked", "{name: shared, file_system: nfs, size: 20T}", nil},
 	} {
 		t.Run(tc.desc, func(t *testing.T) {
 			p, calls := unitProvider(t, unitBase+"    volumes:\n      - "+tc.volume+"\n", "")

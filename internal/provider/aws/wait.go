@@ -2,6 +2,8 @@ package aws
 
 import (
 	"context"
+	"fmt"
+	"strings"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -24,7 +26,9 @@ const (
 
 // WaitRunning waits, with one waiter over all instances, until they run,
 // then associates elastic IPs and turns the source/destination check off
-// where configured, and returns the instances as EC2 now reports them.
+// where configured, and returns the instances as EC2 now reports them. An
+// instance for which a step failed is left out of the result and named in
+// a provider.InstanceErrors; a failed wait is one error for all.
 func (p *ec2Provider) WaitRunning(ctx context.Context, instances []provider.Instance) ([]provider.Instance, error) {
 	if len(instances) == 0 {
 		return nil, nil
@@ -64,38 +68,91 @@ func (p *ec2Provider) WaitRunning(ctx context.Context, instances []provider.Inst
 	for _, n := range p.aws.Nodes {
 		nodes[n.ID] = n
 	}
-	err := forEach(ctx, len(result), p.parallel(), func(ctx context.Context, i int) error {
-		in := result[i]
-		n := nodes[in.NodeID]
-		if n.EIP != "" {
-			if _, err := p.ec2.AssociateAddress(ctx, &ec2.AssociateAddressInput{
-				InstanceId: aws.String(in.ID), AllocationId: aws.String(n.EIP), AllowReassociation: aws.Bool(false),
-			}); err != nil {
-				return nodeErr(in.NodeID, wrapErr("associate elastic IP "+n.EIP+" with "+in.ID, err))
-			}
-		}
-		if !p.aws.SourceDestCheck {
-			if _, err := p.ec2.ModifyInstanceAttribute(ctx, &ec2.ModifyInstanceAttributeInput{
-				InstanceId: aws.String(in.ID), SourceDestCheck: &ec2types.AttributeBooleanValue{Value: aws.Bool(false)},
-			}); err != nil {
-				return nodeErr(in.NodeID, wrapErr("turn the source/destination check off on "+in.ID, err))
-			}
-		}
+	errs := make([]error, len(result))
+	_ = forEach(ctx, len(result), p.parallel(), func(ctx context.Context, i int) error {
+		errs[i] = p.afterLaunch(ctx, result[i], nodes[result[i].NodeID])
 		return nil
 	})
-	return result, err
+	ok := make([]provider.Instance, 0, len(result))
+	failed := provider.InstanceErrors{}
+	for i, in := range result {
+		if errs[i] != nil {
+			failed[in.ID] = errs[i]
+			continue
+		}
+		ok = append(ok, in)
+	}
+	if len(failed) > 0 {
+		return ok, failed
+	}
+	return ok, nil
 }
 
-// WaitTerminated waits, with one waiter, until the instances are terminated.
-func (p *ec2Provider) WaitTerminated(ctx context.Context, ids []string) error {
-	for start := 0; start < len(ids); start += maxInstanceIDs {
-		chunk := ids[start:min(start+maxInstanceIDs, len(ids))]
-		w := ec2.NewInstanceTerminatedWaiter(p.ec2, func(o *ec2.InstanceTerminatedWaiterOptions) {
-			o.MinDelay, o.MaxDelay = waitMinDelay, waitMaxDelay
-		})
-		if err := w.Wait(ctx, &ec2.DescribeInstancesInput{InstanceIds: chunk}, WaitTerminatedTimeout); err != nil {
-			return wrapErr("wait until the instances are terminated", err)
+// afterLaunch applies what follows a launch: the node's elastic IP and the
+// source/destination check.
+func (p *ec2Provider) afterLaunch(ctx context.Context, in provider.Instance, n config.Node) error {
+	if n.EIP != "" {
+		if err := p.associate(ctx, in.ID, n.EIP); err != nil {
+			return nodeErr(in.NodeID, err)
+		}
+	}
+	if !p.aws.SourceDestCheck {
+		if _, err := p.ec2.ModifyInstanceAttribute(ctx, &ec2.ModifyInstanceAttributeInput{
+			InstanceId: aws.String(in.ID), SourceDestCheck: &ec2types.AttributeBooleanValue{Value: aws.Bool(false)},
+		}); err != nil {
+			return nodeErr(in.NodeID, wrapErr("turn the source/destination check off on "+in.ID, err))
 		}
 	}
 	return nil
+}
+
+// associate associates an elastic IP with an instance. An answer that the
+// address is already associated is success when it is associated with
+// this instance: a retry of a call whose first answer was lost.
+func (p *ec2Provider) associate(ctx context.Context, instance, eip string) error {
+	_, err := p.ec2.AssociateAddress(ctx, &ec2.AssociateAddressInput{
+		InstanceId: aws.String(instance), AllocationId: aws.String(eip), AllowReassociation: aws.Bool(false),
+	})
+	if err != nil && isCode(err, "Resource.AlreadyAssociated") {
+		out, derr := p.ec2.DescribeAddresses(ctx, &ec2.DescribeAddressesInput{Filters: []ec2types.Filter{filter("allocation-id", eip)}})
+		if derr == nil && len(out.Addresses) == 1 && aws.ToString(out.Addresses[0].InstanceId) == instance {
+			return nil
+		}
+	}
+	return wrapErr("associate elastic IP "+eip+" with "+instance, err)
+}
+
+// WaitTerminated waits until the instances are terminated, polling them
+// all with one DescribeInstances filtered by id: an instance EC2 no longer
+// lists is gone, which counts as terminated (the SDK's waiter would fail
+// on it instead).
+func (p *ec2Provider) WaitTerminated(ctx context.Context, ids []string) error {
+	if len(ids) == 0 {
+		return nil
+	}
+	ctx, cancel := context.WithTimeout(ctx, WaitTerminatedTimeout)
+	defer cancel()
+	delay := waitMinDelay
+	for {
+		states, err := p.states(ctx, ids)
+		if err != nil {
+			return wrapErr("wait until the instances are terminated", err)
+		}
+		var left []string
+		for _, id := range ids {
+			if s, ok := states[id]; ok && s != ec2types.InstanceStateNameTerminated {
+				left = append(left, id)
+			}
+		}
+		if len(left) == 0 {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("wait until the instances are terminated: %d still not terminated after %s (%s): %w", len(left), WaitTerminatedTimeout, strings.Join(left, ", "), ctx.Err())
+		case <-time.After(delay):
+		}
+		ids = left
+		delay = min(delay*2, waitMaxDelay)
+	}
 }
