@@ -7,13 +7,28 @@
 // PR_SET_CHILD_SUBREAPER, the whole of 127/8 routed to loopback).
 //
 // It must not know YAML or the engine: it gets a typed config.Cluster and
-// implements provider.Provider plus Cleaner, Snapshotter and LogReader.
+// implements provider.Provider plus Cleaner, Snapshotter, LogReader and
+// Watcher.
+//
+// What a node sees: a supervisor and the node's processes do not keep the
+// caller's environment (AWS_* credentials and the like would live as long
+// as the node). They get PATH (a default one if unset), HOME, USER,
+// LOGNAME, SHELL, LANG, LANGUAGE, LC_*, TZ and TMPDIR; the boot script
+// adds NODE_ID, INSTANCE_ID, INSTANCE_IP, CLUSTER_NAME, CLUSTER_ENV,
+// NODE_ROOT, VOLUME_<NAME> per volume, the cluster's `environment:` and
+// CLOUD_COMPOSE_BIN.
+//
+// Safety rules: an instance is failed only when its process tree is gone
+// (not while a supervisor that has not claimed it yet, or a process of the
+// node, still runs); a launch is refused when another process listens on
+// the node's health check address (IP and health.port, or the wildcard
+// address), naming it, so no health check is answered by someone else.
 //
 // Layout of the store directory:
 //
 //	state.db                 bbolt: instances, volumes, images, snapshots
 //	instances/<id>/root/     the node's root (seeded from the image), cwd of the boot script
-//	instances/<id>/user-data the rendered boot script
+//	instances/<id>/user-data the rendered boot script, removed at termination
 //	instances/<id>/log       boot script and supervisor output
 //	volumes/<id>/            one directory per volume
 //	images/<name>/<date>-<suffix>/ imported images

@@ -27,7 +27,7 @@ type AddressInUseError struct {
 }
 
 func (e *AddressInUseError) Error() string {
-	return fmt.Sprintf("%s, node %s's health check address, is already in use by %s: its health checks would be answered by it, not by the node; stop it, or give node %s another ip or the cluster another health.port",
+	return fmt.Sprintf("%s (node %s's health check address) is already in use by %s; health checks would reach it instead of the node. Stop it, or give node %s another ip (or the cluster another health.port)",
 		e.Addr, e.NodeID, e.Holder, e.NodeID)
 }
 

@@ -234,8 +234,8 @@ func TestIntegrationFailureAndReplacement(t *testing.T) {
 		t.Fatalf("after replacement: %q, want request 3 (counter kept)", body)
 	}
 
-	// Kill the supervisor: the instance shows failed although its service
-	// still runs; a launch for the node retires it (killing the orphan).
+	// Kill the supervisor: the instance stays running while its service
+	// runs (its process tree is not gone), and a launch keeps it.
 	sup := processesUsing("--instance " + inst2.ID)
 	if len(sup) != 1 {
 		t.Fatalf("supervisor processes: %v", sup)
@@ -243,14 +243,29 @@ func TestIntegrationFailureAndReplacement(t *testing.T) {
 	if err := syscall.Kill(sup[0], syscall.SIGKILL); err != nil {
 		t.Fatal(err)
 	}
-	waitState(ctx, t, p, inst2.ID, provider.Failed)
-	if code, _, err := get(h.url(0, "/health")); err != nil || code != 200 {
-		t.Fatalf("orphaned service should still answer: %d %v", code, err)
+	for range 10 {
+		time.Sleep(30 * time.Millisecond)
+		if r, _ := p.record(ctx, inst2.ID); r.instance().State != provider.Running {
+			t.Fatalf("instance without supervisor, service alive: %s, want running", r.instance().State)
+		}
 	}
+	if code, _, err := get(h.url(0, "/health")); err != nil || code != 200 {
+		t.Fatalf("unsupervised service should still answer: %d %v", code, err)
+	}
+	if again := up(ctx, t, p, c, h.demoScript(), provider.UpOptions{})[0]; again.ID != inst2.ID {
+		t.Fatalf("a launch replaced the live unsupervised instance %s with %s", inst2.ID, again.ID)
+	}
+	// Once its service dies too it is failed, and a launch replaces it.
+	svc = processesUsing("--addr " + h.ip(0))
+	if len(svc) != 1 {
+		t.Fatalf("service processes: %v", svc)
+	}
+	_ = syscall.Kill(svc[0], syscall.SIGKILL)
+	waitState(ctx, t, p, inst2.ID, provider.Failed)
 	inst3 := up(ctx, t, p, c, h.demoScript(), provider.UpOptions{})[0]
 	waitHealthy(t, h.url(0, "/health"))
 	if _, body, _ := get(h.url(0, "/")); body != "node 1: request 4\n" {
-		t.Fatalf("after retiring the orphan: %q, want request 4", body)
+		t.Fatalf("after the replacement: %q, want request 4", body)
 	}
 	if n := len(processesUsing("--addr " + h.ip(0))); n != 1 {
 		t.Fatalf("%d services on the node's IP, want 1", n)
@@ -267,7 +282,6 @@ func TestIntegrationFailureAndReplacement(t *testing.T) {
 		t.Fatalf("supervisor processes: %v", sup)
 	}
 	_ = syscall.Kill(sup[0], syscall.SIGKILL)
-	waitState(ctx, t, p, inst3.ID, provider.Failed)
 	if err := p.Terminate(ctx, []string{inst3.ID}, true); err != nil {
 		t.Fatal(err)
 	}
