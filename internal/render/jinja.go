@@ -76,6 +76,7 @@ func environment() *exec.Environment {
 	cs := exec.NewControlStructureSet(map[string]parser.ControlStructureParser{})
 	cs.Update(builtins.ControlStructures)
 	_ = cs.Replace("include", includeParser)
+	guardControlStructures(cs)
 
 	return &exec.Environment{
 		Context: exec.EmptyContext().Update(builtins.GlobalFunctions).Update(builtins.GlobalVariables).
@@ -269,7 +270,10 @@ func (ics *includeControlStructure) Execute(r *exec.Renderer, _ *nodes.ControlSt
 		}
 		return &Error{Template: from, Line: ics.location.Line, Msg: err.Error(), Err: err}
 	}
-	inherited, _ := r.Loader.Inherit(file)
+	inherited, err := r.Loader.Inherit(file)
+	if err != nil {
+		return depthError(r.Loader, err, ics.location.Line)
+	}
 	loader := inherited.(*searchLoader)
 	tpl, err := exec.NewTemplate(file, r.Config, loader, r.Environment)
 	if err != nil {
@@ -298,6 +302,10 @@ func renderIncluded(r *exec.Renderer) (err error) {
 // template error instead of a crash. Use it deferred.
 func recoverPanic(err *error) {
 	if p := recover(); p != nil {
+		if e, ok := p.(*Error); ok {
+			*err = e
+			return
+		}
 		*err = &Error{Msg: fmt.Sprintf("the template engine failed on an expression it does not support (%v); see docs/migrating.md, \"Templates\"", p)}
 	}
 }
@@ -342,6 +350,8 @@ type Error struct {
 	Msg      string
 	Chain    []Frame
 	Err      error
+
+	recursion bool // a MaxIncludeDepth/MaxMacroDepth error: no include chain
 }
 
 // Frame is one include on the way to an error.
@@ -369,7 +379,9 @@ func (e *Error) Unwrap() error { return e.Err }
 func addFrame(err error, template string, line int) error {
 	var te *Error
 	if errors.As(err, &te) {
-		te.Chain = append(te.Chain, Frame{Template: template, Line: line})
+		if !te.recursion {
+			te.Chain = append(te.Chain, Frame{Template: template, Line: line})
+		}
 		return te
 	}
 	return err
@@ -385,6 +397,9 @@ var (
 
 // executionError turns a gonja execution error into an *Error for file.
 func executionError(l *searchLoader, file string, err error) error {
+	if l.state != nil && l.state.err != nil {
+		return l.state.err
+	}
 	var te *Error
 	if errors.As(err, &te) {
 		if te.Template == "" {
@@ -407,6 +422,9 @@ func lineOf(msg string) int {
 
 // parseError turns a gonja parse error into an *Error for file.
 func parseError(l *searchLoader, file string, err error) error {
+	if l.state != nil && l.state.err != nil {
+		return l.state.err
+	}
 	var te *Error
 	if errors.As(err, &te) {
 		return te

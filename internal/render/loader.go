@@ -23,6 +23,9 @@ type searchLoader struct {
 	dirs    []string  // search path, absolute
 	current string    // the template this loader was inherited for ("" at the top)
 	cache   *sync.Map // file -> []byte, shared by inherited loaders
+	state   *renderState
+	depth   int           // how many templates deep current is
+	parent  *searchLoader // the loader current was inherited from
 }
 
 var _ loaders.Loader = (*searchLoader)(nil)
@@ -99,10 +102,52 @@ func (l *searchLoader) Read(name string) (io.Reader, error) {
 
 // Inherit returns a loader for a template included from this one: the same
 // search path, remembering which template is current for error messages.
+// Every include, extends and import goes through it, so it is where their
+// nesting is bounded (MaxIncludeDepth).
 func (l *searchLoader) Inherit(from string) (loaders.Loader, error) {
+	if l.depth >= MaxIncludeDepth {
+		e := &Error{Template: l.rel(l.current), Msg: fmt.Sprintf(
+			"templates include, extend or import one another more than %d deep (%s); "+
+				"Jinja2 stops this with a RecursionError at about the same depth: break the loop",
+			MaxIncludeDepth, l.loop(from))}
+		if l.state != nil {
+			e = l.state.fail(e)
+		} else {
+			e.recursion = true
+		}
+		return nil, e
+	}
+	if l.state != nil && l.state.ctx.Err() != nil {
+		return nil, interrupted(l.state.ctx, l.rel(from))
+	}
 	c := *l
 	c.current = from
+	c.depth++
+	c.parent = l
 	return &c, nil
+}
+
+// loop describes the cycle that led to next: the templates from next's
+// previous appearance down to the current one.
+func (l *searchLoader) loop(next string) string {
+	names := []string{l.rel(next)}
+	for a := l; a != nil && a.current != ""; a = a.parent {
+		names = append(names, l.rel(a.current))
+		if a.current == next {
+			break
+		}
+		if len(names) > 10 {
+			names = append(names, "…")
+			break
+		}
+	}
+	for i, j := 0, len(names)-1; i < j; i, j = i+1, j-1 {
+		names[i], names[j] = names[j], names[i]
+	}
+	if len(names) == 2 && names[0] == names[1] {
+		return names[0] + " refers to itself"
+	}
+	return "a loop: " + strings.Join(names, " → ")
 }
 
 type notFoundError struct {

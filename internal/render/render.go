@@ -1,10 +1,12 @@
 package render
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 
 	"github.com/nikolalohinski/gonja/v2/exec"
@@ -31,6 +33,10 @@ type Renderer struct {
 	compose    *string // raw docker-compose.yml, if any
 	override   string  // path of the override template, if any
 	env0       *exec.Environment
+	// ctx stops rendering when cancelled. It is kept here because a
+	// Renderer lives for one command and the engine's Build calls take no
+	// context; see NewContext.
+	ctx context.Context
 }
 
 // New prepares rendering for cluster c of the project in dir. environ is
@@ -38,11 +44,18 @@ type Renderer struct {
 // entries are added to it when not already set, each value first rendered
 // as a template against the environment, as the original did.
 func New(dir string, c *config.Cluster, environ []string) (*Renderer, error) {
+	return NewContext(context.Background(), dir, c, environ)
+}
+
+// NewContext is New for a command that can be interrupted: rendering
+// (here and in every Build) stops when ctx is cancelled, with an error that
+// wraps ErrInterrupted and ctx.Err().
+func NewContext(ctx context.Context, dir string, c *config.Cluster, environ []string) (*Renderer, error) {
 	abs, err := filepath.Abs(dir)
 	if err != nil {
 		return nil, err
 	}
-	r := &Renderer{dir: abs, env: map[string]string{}, env0: environment()}
+	r := &Renderer{dir: abs, env: map[string]string{}, env0: environment(), ctx: ctx}
 	r.searchPath = append([]string{"."}, c.SearchPath...)
 	for _, kv := range environ {
 		k, v, ok := strings.Cut(kv, "=")
@@ -60,7 +73,13 @@ func New(dir string, c *config.Cluster, environ []string) (*Renderer, error) {
 		}
 		v, err := r.renderString(kv.Value)
 		if err != nil {
-			return nil, fmt.Errorf("%s: cluster.environment.%s: %w", c.File, kv.Key, err)
+			if errors.Is(err, ErrInterrupted) {
+				return nil, err
+			}
+			return nil, environmentError(c, kv.Key, err)
+		}
+		if config.NewRedactor().SecretPath("environment." + kv.Key) {
+			config.KnownSecrets.Add(v) // the rendered value is as secret as the template
 		}
 		r.env[kv.Key] = v
 		r.envOrder = append(r.envOrder, kv.Key)
@@ -110,16 +129,72 @@ func (r *Renderer) renderString(src string) (string, error) {
 	if !strings.Contains(src, "{") {
 		return src, nil
 	}
-	l := newStringLoader(src)
-	tpl, err := exec.NewTemplate(stringTemplateName, jinjaConfig(false), l, r.env0)
-	if err != nil {
-		return "", err
+	st := newRenderState(r.ctx)
+	return runCancellable(st.ctx, stringTemplateName, func() (string, error) {
+		l := newStringLoader(src, st)
+		tpl, err := exec.NewTemplate(stringTemplateName, jinjaConfig(false), l, r.env0)
+		if err != nil {
+			return "", err
+		}
+		data := make(map[string]any, len(r.env))
+		for k, v := range r.env {
+			data[k] = v
+		}
+		w := &ctxWriter{ctx: st.ctx}
+		if err := tpl.Execute(w, exec.NewContext(data)); err != nil {
+			if st.err != nil {
+				return "", st.err
+			}
+			return "", err
+		}
+		return w.String(), nil
+	})
+}
+
+var (
+	posRE    = regexp.MustCompile(`\s*\(Line: (\d+) Col: (\d+).*$`)
+	quotedRE = regexp.MustCompile(`'[^']*'|"[^"]*"`)
+	syntaxRE = regexp.MustCompile(`^['"][^\pL\pN\s]{1,3}['"]$`) // '}}', "%}": syntax, not the value
+)
+
+// environmentError is a config error for an `environment:` value that is
+// not a valid template. The value is never quoted: environment values are
+// where passwords and tokens go, and gonja's messages repeat the template
+// source ("failed to parse template 's3cr3t-{{ x'") and the tokens near the
+// problem. Only gonja's reason and the position in the value are kept.
+func environmentError(c *config.Cluster, key string, err error) error {
+	var te *Error
+	if errors.As(err, &te) && te.recursion {
+		return envProblem(c, key, te.Msg)
 	}
-	data := make(map[string]any, len(r.env))
-	for k, v := range r.env {
-		data[k] = v
+	inner := err
+	for u := errors.Unwrap(inner); u != nil; u = errors.Unwrap(inner) {
+		inner = u
 	}
-	return tpl.ExecuteToString(exec.NewContext(data))
+	msg := inner.Error()
+	where := ""
+	if m := posRE.FindStringSubmatch(msg); m != nil {
+		if m[1] != "0" {
+			where = fmt.Sprintf(" (line %s, column %s of the value)", m[1], m[2])
+		}
+		msg = msg[:len(msg)-len(m[0])]
+	}
+	if i := strings.LastIndex(msg, ": "); i >= 0 {
+		msg = msg[i+2:] // gonja prefixes the expression, or a dump of its tokens
+	}
+	msg = quotedRE.ReplaceAllStringFunc(msg, func(q string) string {
+		if syntaxRE.MatchString(q) {
+			return q
+		}
+		return "…"
+	})
+	msg = strings.TrimSuffix(strings.TrimSpace(msg), ".")
+	return envProblem(c, key, fmt.Sprintf("is rendered as a Jinja2 template, as in the Python tool, and it is not a valid one: %s%s "+
+		"(the value is not shown: it may be a secret). Write {{ '{{' }} for a literal {{, or wrap the value in {%% raw %%}…{%% endraw %%}", msg, where))
+}
+
+func envProblem(c *config.Cluster, key, msg string) error {
+	return &config.Error{Problems: []config.Problem{c.Problem([]string{"environment", key}, "%s", msg)}}
 }
 
 // Options selects what Build renders.
@@ -185,28 +260,36 @@ func (r *Renderer) renderFile(dir, name string, data *config.Mapping) (string, e
 	} else {
 		l = newSearchLoader(r.dir, r.searchPath)
 	}
+	st := newRenderState(r.ctx)
+	l.state = st
 	file, err := l.Resolve(name)
 	if err != nil {
 		return "", &Error{Template: name, Msg: err.Error(), Err: err}
 	}
-	inherited, _ := l.Inherit(file)
-	fl := inherited.(*searchLoader)
-	tpl, err := exec.NewTemplate(file, jinjaConfig(true), fl, r.env0)
-	if err != nil {
-		return "", parseError(fl, file, err)
-	}
-	ctx := exec.NewContext(toContext(data))
-	out, err := execute(tpl, ctx)
-	if err != nil {
-		return "", executionError(fl, file, err)
-	}
-	return out, nil
+	return runCancellable(st.ctx, l.rel(file), func() (string, error) {
+		inherited, _ := l.Inherit(file)
+		fl := inherited.(*searchLoader)
+		tpl, err := exec.NewTemplate(file, jinjaConfig(true), fl, r.env0)
+		if err != nil {
+			return "", parseError(fl, file, err)
+		}
+		out, err := execute(tpl, fl, toContext(data))
+		if err != nil {
+			return "", executionError(fl, file, err)
+		}
+		return out, nil
+	})
 }
 
-// execute runs a template; a panic in gonja becomes an error (recoverPanic).
-func execute(tpl *exec.Template, ctx *exec.Context) (out string, err error) {
+// execute runs a template, its output stopping on ctx; a panic in gonja
+// becomes an error (recoverPanic).
+func execute(tpl *exec.Template, l *searchLoader, data map[string]any) (out string, err error) {
 	defer recoverPanic(&err)
-	return tpl.ExecuteToString(ctx)
+	w := &ctxWriter{ctx: l.state.ctx}
+	if err := tpl.Execute(w, exec.NewContext(data)); err != nil {
+		return "", err
+	}
+	return w.String(), nil
 }
 
 // toContext converts the template data to gonja values: ordered mappings

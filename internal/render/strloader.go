@@ -12,9 +12,14 @@ const stringTemplateName = "<string>"
 
 // stringLoader serves one in-memory template and nothing else, like
 // jinja2.Template(source): it cannot include other files.
-type stringLoader struct{ src string }
+type stringLoader struct {
+	src   string
+	state *renderState
+}
 
-func newStringLoader(src string) *stringLoader { return &stringLoader{src: src} }
+func newStringLoader(src string, st *renderState) *stringLoader {
+	return &stringLoader{src: src, state: st}
+}
 
 func (l *stringLoader) Read(name string) (io.Reader, error) {
 	if name != stringTemplateName {
