@@ -1,0 +1,3 @@
+#!/bin/bash
+{% macro f(n) %}{{ f(n) }}{% endmacro %}
+{{ f(1) }}

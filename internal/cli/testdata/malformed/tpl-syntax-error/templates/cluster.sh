@@ -1,0 +1,4 @@
+#!/bin/bash
+{% if %}
+echo x
+{% endif %}
