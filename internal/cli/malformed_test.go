@@ -266,11 +266,11 @@ func malformedEnv(cloud *malformedCloud, store, home string) []string {
 // malformedCloud is the moto world aws cases run in: a VPC with a subnet,
 // a security group, a key pair, a registered image and an elastic IP.
 type malformedCloud struct {
-	endpoint                           string
-	ec2                                *ec2.Client
-	iam                                *iam.Client
-	logs                               *cloudwatchlogs.Client
-	asg                                *autoscaling.Client
+	endpoint                            string
+	ec2                                 *ec2.Client
+	iam                                 *iam.Client
+	logs                                *cloudwatchlogs.Client
+	asg                                 *autoscaling.Client
 	vpc, subnet, sg, key, ami, net, eip string
 }
 
