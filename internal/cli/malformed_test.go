@@ -323,21 +323,30 @@ func malUniq(prefix string) string {
 	return prefix + "-" + hex.EncodeToString(b[:])
 }
 
-// ours reports a name a case may have given to something it created: the
-// corpus's aws clusters are named mal-… (and relA7… for the bad names).
-func ours(name string) bool {
-	return strings.HasPrefix(name, "mal") || strings.HasPrefix(name, "relA7") || strings.HasPrefix(name, "*")
-}
+// ours reports a name a case may have given to what it created: the
+// corpus's aws clusters and log groups are named mal-….
+func ours(name string) bool { return strings.HasPrefix(name, "mal-") }
 
 // resources lists, sorted, what an aws case could have created: instances
-// in the corpus's VPC or tagged with one of its cluster names (with their
-// state), and the IAM roles and instance profiles, log groups, auto
-// scaling groups and launch templates with its names. Other tests share
-// the moto server, so what they create is left out.
+// in the corpus's VPC (with their state), the elastic IP's association, and
+// the IAM roles and instance profiles, log groups, auto scaling groups and
+// launch templates with its names. Other tests share the moto server, so
+// what they create is left out.
 func (c *malformedCloud) resources(t *testing.T, ctx context.Context) []string {
 	t.Helper()
 	var out []string
-	pi := ec2.NewDescribeInstancesPaginator(c.ec2, &ec2.DescribeInstancesInput{})
+	add := func(err error, kind string, names ...*string) {
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, n := range names {
+			if ours(aws.ToString(n)) {
+				out = append(out, kind+" "+aws.ToString(n))
+			}
+		}
+	}
+	pi := ec2.NewDescribeInstancesPaginator(c.ec2, &ec2.DescribeInstancesInput{
+		Filters: []ec2types.Filter{{Name: aws.String("vpc-id"), Values: []string{c.vpc}}}})
 	for pi.HasMorePages() {
 		page, err := pi.NextPage(ctx)
 		if err != nil {
@@ -345,19 +354,11 @@ func (c *malformedCloud) resources(t *testing.T, ctx context.Context) []string {
 		}
 		for _, r := range page.Reservations {
 			for _, in := range r.Instances {
-				cluster := ""
-				for _, tag := range in.Tags {
-					if aws.ToString(tag.Key) == "ClusterName" {
-						cluster = aws.ToString(tag.Value)
-					}
+				state := ""
+				if in.State != nil {
+					state = string(in.State.Name)
 				}
-				if aws.ToString(in.VpcId) == c.vpc || ours(cluster) {
-					state := ""
-					if in.State != nil {
-						state = string(in.State.Name)
-					}
-					out = append(out, fmt.Sprintf("instance %s %s %s", aws.ToString(in.InstanceId), cluster, state))
-				}
+				out = append(out, fmt.Sprintf("instance %s %s", aws.ToString(in.InstanceId), state))
 			}
 		}
 	}
@@ -368,49 +369,39 @@ func (c *malformedCloud) resources(t *testing.T, ctx context.Context) []string {
 	for _, a := range addr.Addresses {
 		out = append(out, fmt.Sprintf("eip %s associated with %q", c.eip, aws.ToString(a.InstanceId)))
 	}
-	roles, err := c.iam.ListRoles(ctx, &iam.ListRolesInput{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, r := range roles.Roles {
-		if ours(aws.ToString(r.RoleName)) {
-			out = append(out, "role "+aws.ToString(r.RoleName))
+	for p := iam.NewListRolesPaginator(c.iam, &iam.ListRolesInput{}); p.HasMorePages(); {
+		page, err := p.NextPage(ctx)
+		add(err, "")
+		for _, r := range page.Roles {
+			add(nil, "role", r.RoleName)
 		}
 	}
-	profiles, err := c.iam.ListInstanceProfiles(ctx, &iam.ListInstanceProfilesInput{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, p := range profiles.InstanceProfiles {
-		if ours(aws.ToString(p.InstanceProfileName)) {
-			out = append(out, "instance profile "+aws.ToString(p.InstanceProfileName))
+	for p := iam.NewListInstanceProfilesPaginator(c.iam, &iam.ListInstanceProfilesInput{}); p.HasMorePages(); {
+		page, err := p.NextPage(ctx)
+		add(err, "")
+		for _, r := range page.InstanceProfiles {
+			add(nil, "instance profile", r.InstanceProfileName)
 		}
 	}
-	groups, err := c.logs.DescribeLogGroups(ctx, &cloudwatchlogs.DescribeLogGroupsInput{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, g := range groups.LogGroups {
-		if ours(aws.ToString(g.LogGroupName)) {
-			out = append(out, "log group "+aws.ToString(g.LogGroupName))
+	for p := cloudwatchlogs.NewDescribeLogGroupsPaginator(c.logs, &cloudwatchlogs.DescribeLogGroupsInput{LogGroupNamePrefix: aws.String("mal-")}); p.HasMorePages(); {
+		page, err := p.NextPage(ctx)
+		add(err, "")
+		for _, g := range page.LogGroups {
+			add(nil, "log group", g.LogGroupName)
 		}
 	}
-	asgs, err := c.asg.DescribeAutoScalingGroups(ctx, &autoscaling.DescribeAutoScalingGroupsInput{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, g := range asgs.AutoScalingGroups {
-		if ours(aws.ToString(g.AutoScalingGroupName)) {
-			out = append(out, "auto scaling group "+aws.ToString(g.AutoScalingGroupName))
+	for p := autoscaling.NewDescribeAutoScalingGroupsPaginator(c.asg, &autoscaling.DescribeAutoScalingGroupsInput{}); p.HasMorePages(); {
+		page, err := p.NextPage(ctx)
+		add(err, "")
+		for _, g := range page.AutoScalingGroups {
+			add(nil, "auto scaling group", g.AutoScalingGroupName)
 		}
 	}
-	lts, err := c.ec2.DescribeLaunchTemplates(ctx, &ec2.DescribeLaunchTemplatesInput{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, lt := range lts.LaunchTemplates {
-		if ours(aws.ToString(lt.LaunchTemplateName)) {
-			out = append(out, "launch template "+aws.ToString(lt.LaunchTemplateName))
+	for p := ec2.NewDescribeLaunchTemplatesPaginator(c.ec2, &ec2.DescribeLaunchTemplatesInput{}); p.HasMorePages(); {
+		page, err := p.NextPage(ctx)
+		add(err, "")
+		for _, lt := range page.LaunchTemplates {
+			add(nil, "launch template", lt.LaunchTemplateName)
 		}
 	}
 	sort.Strings(out)
