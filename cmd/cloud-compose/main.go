@@ -6,18 +6,18 @@ import (
 	"context"
 	"fmt"
 	"os"
-	"os/signal"
 	"syscall"
 
 	"github.com/cloud-compose/cloud-compose-go/internal/app"
 )
 
 func main() {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	ctx, stop := app.NotifyContext(context.Background(), os.Stderr, func(code int) { os.Exit(code) },
+		os.Interrupt, syscall.SIGTERM)
 	err := app.Run(ctx, app.Streams{In: os.Stdin, Out: os.Stdout, ErrOut: os.Stderr}, os.Args[1:])
 	stop()
 	if app.Report(err) {
-		fmt.Fprintln(os.Stderr, "error: "+err.Error())
+		fmt.Fprintln(os.Stderr, "error: "+app.Message(ctx, err))
 	}
 	os.Exit(app.ExitCode(err))
 }

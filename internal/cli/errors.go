@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"context"
 	"errors"
 	"fmt"
 
@@ -67,4 +68,25 @@ func ExitCode(err error) int {
 func IsSilent(err error) bool {
 	var ee *ExitError
 	return errors.As(err, &ee) && ee.Silent
+}
+
+// scrubbed returns err with every known secret (config.KnownSecrets)
+// masked in its message; errors.Is/As still see the original chain, so the
+// exit code is the same. Every error the program prints comes from Execute,
+// so this is the one place where errors are scrubbed.
+func scrubbed(err error) error {
+	if err == nil {
+		return nil
+	}
+	return &scrubbedError{err}
+}
+
+type scrubbedError struct{ err error }
+
+func (e *scrubbedError) Error() string { return config.KnownSecrets.Scrub(e.err.Error()) }
+func (e *scrubbedError) Unwrap() error { return e.err }
+
+// IsInterrupted reports whether err is a command stopped by a signal.
+func IsInterrupted(err error) bool {
+	return errors.Is(err, context.Canceled) || errors.Is(err, config.ErrInterrupted) || errors.Is(err, render.ErrInterrupted)
 }

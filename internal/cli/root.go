@@ -10,6 +10,8 @@ import (
 	"runtime/debug"
 
 	"github.com/spf13/cobra"
+
+	"github.com/cloud-compose/cloud-compose-go/internal/config"
 )
 
 // Output formats for -o.
@@ -20,6 +22,7 @@ const (
 
 // globals are the flags every command has.
 type globals struct {
+	ctx     context.Context // cancelled by the first SIGINT/SIGTERM
 	streams IOStreams
 	dir     string
 	file    string
@@ -47,9 +50,9 @@ func version() string {
 
 // Execute runs the command line args (without the program name).
 func Execute(ctx context.Context, s IOStreams, args []string) error {
-	g := &globals{streams: s}
+	g := &globals{ctx: ctx, streams: s}
 	if name, rest, ok := externalPlugin(args); ok {
-		return runExternal(ctx, g, args, name, rest)
+		return scrubbed(runExternal(ctx, g, args, name, rest))
 	}
 	root := newRootCommand(g)
 	root.SetArgs(args)
@@ -57,7 +60,7 @@ func Execute(ctx context.Context, s IOStreams, args []string) error {
 	root.SetOut(s.Out)
 	root.SetErr(s.ErrOut)
 	_, err := root.ExecuteContextC(ctx)
-	return err
+	return scrubbed(err)
 }
 
 // builtins are the top-level commands; any other first word is an external
@@ -115,7 +118,7 @@ func (g *globals) setup() error {
 	if g.verbose {
 		level = slog.LevelDebug
 	}
-	var w io.Writer = g.streams.ErrOut
+	var w io.Writer = scrubWriter{g.streams.ErrOut}
 	g.log = slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: level}))
 	if st, err := os.Stat(g.dir); err != nil || !st.IsDir() {
 		return usageErrorf("-C %s: not a directory", g.dir)
@@ -128,7 +131,27 @@ func (g *globals) setup() error {
 	return nil
 }
 
-// warnf prints a warning to stderr.
+// warnf prints a warning to stderr, with every known secret masked.
 func (g *globals) warnf(format string, args ...any) {
-	fmt.Fprintf(g.streams.ErrOut, "warning: "+format+"\n", args...)
+	fmt.Fprint(g.streams.ErrOut, config.KnownSecrets.Scrub(fmt.Sprintf("warning: "+format+"\n", args...)))
+}
+
+// scrubWriter masks every known secret (config.KnownSecrets) in what is
+// written to it. It is for writers that get whole lines in one Write, like
+// slog's handlers: a secret split over two writes would not be masked.
+type scrubWriter struct{ w io.Writer }
+
+func (s scrubWriter) Write(p []byte) (int, error) {
+	if _, err := io.WriteString(s.w, config.KnownSecrets.Scrub(string(p))); err != nil {
+		return 0, err
+	}
+	return len(p), nil
+}
+
+// context is the command's context: cancelled by the first SIGINT/SIGTERM.
+func (g *globals) context() context.Context {
+	if g.ctx == nil {
+		return context.Background()
+	}
+	return g.ctx
 }

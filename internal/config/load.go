@@ -115,6 +115,9 @@ func decode(ctx context.Context, name string, src []byte) (*yaml.Node, error) {
 		root *yaml.Node
 		err  error
 	}
+	if ctx.Err() != nil {
+		return nil, interruptedError(ctx, name)
+	}
 	done := make(chan result, 1)
 	go func() {
 		var root yaml.Node
@@ -188,7 +191,7 @@ func (w *walker) stop() bool {
 }
 
 func (w *walker) interrupted(name string) error {
-	if w.err == nil {
+	if w.err == nil && w.ctx.Err() == nil {
 		return nil
 	}
 	return interruptedError(w.ctx, name)
