@@ -30,7 +30,8 @@ import (
 	"github.com/cloud-compose/cloud-compose-go/internal/testbin"
 )
 
-// binary is the cloud-compose binary built for integration tests.
+// binary is the cloud-compose binary testbin.Main builds for the
+// package's integration tests (TestIntegrationMalformed and any other).
 var binary string
 
 func TestMain(m *testing.M) {
@@ -122,7 +123,7 @@ func TestIntegrationMalformed(t *testing.T) {
 func runMalformedCase(t *testing.T, ctx context.Context, cloud *malformedCloud, src string, want malformedExpect) {
 	work := t.TempDir()
 	proj := filepath.Join(work, filepath.Base(src))
-	copyTree(t, src, proj)
+	copyCase(t, src, proj)
 	store := filepath.Join(work, "store")
 	home := filepath.Join(work, "home")
 	if err := os.Mkdir(home, 0o755); err != nil {
@@ -205,14 +206,14 @@ func runMalformedCase(t *testing.T, ctx context.Context, cloud *malformedCloud, 
 	if pids := testbin.Processes(store); len(pids) > 0 {
 		t.Errorf("processes run for the store: %v", pids)
 	}
-	if after := treeListing(t, store); !equalStrings(storeBefore, after) {
+	if after := treeListing(t, store); !sameLines(storeBefore, after) {
 		t.Errorf("the local store changed:\nbefore: %v\nafter:  %v", storeBefore, after)
 	}
-	if after := treeListing(t, proj); !equalStrings(projBefore, after) {
+	if after := treeListing(t, proj); !sameLines(projBefore, after) {
 		t.Errorf("the project directory changed:\nbefore: %v\nafter:  %v", projBefore, after)
 	}
 	if want.AWS {
-		if after := cloud.resources(t, ctx); !equalStrings(awsBefore, after) {
+		if after := cloud.resources(t, ctx); !sameLines(awsBefore, after) {
 			t.Errorf("moto changed:\nbefore: %v\nafter:  %v", awsBefore, after)
 		}
 	}
@@ -323,9 +324,9 @@ func malUniq(prefix string) string {
 	return prefix + "-" + hex.EncodeToString(b[:])
 }
 
-// ours reports a name a case may have given to what it created: the
+// malformedOwned reports a name a case may have given to what it created: the
 // corpus's aws clusters and log groups are named mal-….
-func ours(name string) bool { return strings.HasPrefix(name, "mal-") }
+func malformedOwned(name string) bool { return strings.HasPrefix(name, "mal-") }
 
 // resources lists, sorted, what an aws case could have created: instances
 // in the corpus's VPC (with their state), the elastic IP's association, and
@@ -340,7 +341,7 @@ func (c *malformedCloud) resources(t *testing.T, ctx context.Context) []string {
 			t.Fatal(err)
 		}
 		for _, n := range names {
-			if ours(aws.ToString(n)) {
+			if malformedOwned(aws.ToString(n)) {
 				out = append(out, kind+" "+aws.ToString(n))
 			}
 		}
@@ -443,7 +444,7 @@ func treeListing(t *testing.T, dir string) []string {
 	return out
 }
 
-func copyTree(t *testing.T, src, dst string) {
+func copyCase(t *testing.T, src, dst string) {
 	t.Helper()
 	err := filepath.WalkDir(src, func(p string, d fs.DirEntry, err error) error {
 		if err != nil {
@@ -468,7 +469,7 @@ func copyTree(t *testing.T, src, dst string) {
 	}
 }
 
-func equalStrings(a, b []string) bool {
+func sameLines(a, b []string) bool {
 	if len(a) != len(b) {
 		return false
 	}
