@@ -21,3 +21,10 @@ func (w *world) EC2() *ec2Client { return w.ec2 }
 func (w *world) AMI() string     { return w.ami }
 func (w *world) Subnet() string  { return w.subnet }
 func (p *project) Dir() string   { return p.dir }
+
+func (w *world) VPC() string     { return w.vpc }
+func (w *world) IP(h int) string { return w.ip(h) }
+func (w *world) CIDR() string    { return w.cidr }
+func (w *world) SG() string      { return w.sg }
+func (w *world) Key() string     { return w.key }
+func (w *world) AMIName() string { return w.amiName }

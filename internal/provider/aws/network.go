@@ -3,9 +3,7 @@ package aws
 import (
 	"context"
 	"net/netip"
-	"sort"
 	"strconv"
-	"strings"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/ec2"
@@ -194,17 +192,4 @@ func reservedIP(cidr netip.Prefix, ip netip.Addr) bool {
 	size := uint32(1) << (32 - cidr.Bits())
 	off := x - b
 	return off < 4 || off == size-1
-}
-
-// describeVPCs lists VPC ids for messages.
-func describeVPCs(vpcs map[string]bool) string {
-	var ids []string
-	for v := range vpcs {
-		ids = append(ids, v)
-	}
-	if len(ids) == 0 {
-		return "none"
-	}
-	sort.Strings(ids)
-	return strings.Join(ids, ", ")
 }

@@ -55,6 +55,7 @@ type Proxy struct {
 	calls   map[string]int
 	dropped map[string]int
 	drops   int
+	next    map[string]int    // action -> answers still to lose (DropNext)
 	tokens  map[string]answer // RunInstances ClientToken -> first success
 }
 
@@ -76,8 +77,18 @@ func New(target string, opts Options) (*Proxy, error) {
 		rnd:     rand.New(rand.NewSource(opts.Seed)),
 		calls:   map[string]int{},
 		dropped: map[string]int{},
+		next:    map[string]int{},
 		tokens:  map[string]answer{},
 	}, nil
+}
+
+// DropNext loses the answers of the next n calls of action (after they
+// took effect), whatever Drop says: a test's way to be sure a given call
+// meets a lost answer.
+func (p *Proxy) DropNext(action string, n int) {
+	p.mu.Lock()
+	p.next[action] += n
+	p.mu.Unlock()
 }
 
 // Action is the API action of a request: the query protocol's Action
@@ -165,25 +176,27 @@ func (p *Proxy) runInstances(form url.Values, a answer) answer {
 
 // answer writes a, or loses it.
 func (p *Proxy) answer(w http.ResponseWriter, act string, a answer) {
-	if Mutating(act) && p.opts.Drop > 0 {
-		p.mu.Lock()
-		drop := p.rnd.Float64() < p.opts.Drop
-		var n int
-		if drop {
-			p.dropped[act]++
-			p.drops++
-			n = p.drops
-		}
-		p.mu.Unlock()
-		if drop {
-			if hj, ok := w.(http.Hijacker); ok && n%2 == 1 {
-				if conn, _, err := hj.Hijack(); err == nil {
-					_ = conn.Close()
-					return
-				}
+	p.mu.Lock()
+	drop := Mutating(act) && p.opts.Drop > 0 && p.rnd.Float64() < p.opts.Drop
+	if p.next[act] > 0 {
+		p.next[act]--
+		drop = true
+	}
+	var n int
+	if drop {
+		p.dropped[act]++
+		p.drops++
+		n = p.drops
+	}
+	p.mu.Unlock()
+	if drop {
+		if hj, ok := w.(http.Hijacker); ok && n%2 == 1 {
+			if conn, _, err := hj.Hijack(); err == nil {
+				_ = conn.Close()
+				return
 			}
-			a = xmlError(http.StatusServiceUnavailable, "ServiceUnavailable", "awstest proxy: answer lost")
 		}
+		a = xmlError(http.StatusServiceUnavailable, "ServiceUnavailable", "awstest proxy: answer lost")
 	}
 	for k, vs := range a.header {
 		if k == "Content-Length" {
