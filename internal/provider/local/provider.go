@@ -642,8 +642,9 @@ func (p *localProvider) Terminate(ctx context.Context, ids []string, force bool)
 }
 
 // WaitTerminated waits until the instances are terminated: every process
-// gone, volumes deleted or released. A termination nobody is finishing
-// (its supervisor and reaper died) is finished here.
+// gone (the node's, and its supervisor or reaper, which exit just after
+// they record the termination), volumes deleted or released. A termination
+// nobody is finishing (its supervisor and reaper died) is finished here.
 func (p *localProvider) WaitTerminated(ctx context.Context, ids []string) error {
 	tick := time.NewTicker(50 * time.Millisecond)
 	defer tick.Stop()
@@ -661,6 +662,9 @@ func (p *localProvider) WaitTerminated(ctx context.Context, ids []string) error 
 				}
 				switch {
 				case r.State == provider.Terminated:
+					if r.Supervisor.alive() || r.Reaper.alive() || (r.Supervisor.PID == 0 && supervisorStarting(r.ID)) {
+						pending++ // recorded; its supervisor or reaper is exiting
+					}
 				case r.State != provider.ShuttingDown:
 					st, _ := r.observed()
 					return fmt.Errorf("instance %s (node %s) is %s, not shutting down", r.ID, r.NodeID, st)
