@@ -9,6 +9,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/cloud-compose/cloud-compose-go/internal/cluster"
+	"github.com/cloud-compose/cloud-compose-go/internal/config"
 )
 
 type clusterUpFlags struct {
@@ -129,7 +130,7 @@ func printUp(g *globals, res *cluster.UpResult) {
 	for _, r := range res.Nodes {
 		detail := r.Reason
 		if r.Error != "" {
-			detail = r.Error
+			detail = config.KnownSecrets.Scrub(r.Error)
 		}
 		url := "\t" + dash(r.URL)
 		if !urls {
@@ -144,7 +145,7 @@ func printUp(g *globals, res *cluster.UpResult) {
 		}
 		fmt.Fprintf(g.streams.ErrOut, "node %s (%s): the last lines of its boot log (`cloud-compose cluster logs %s` for all):\n", r.ID, r.InstanceID, r.ID)
 		for _, l := range r.LogTail {
-			fmt.Fprintf(g.streams.ErrOut, "  | %s\n", l)
+			fmt.Fprintf(g.streams.ErrOut, "  | %s\n", config.KnownSecrets.Scrub(l))
 		}
 	}
 }

@@ -4,9 +4,12 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
+	"strings"
 	"time"
 
 	"github.com/cloud-compose/cloud-compose-go/internal/cluster"
+	"github.com/cloud-compose/cloud-compose-go/internal/config"
 	"github.com/cloud-compose/cloud-compose-go/internal/provider"
 )
 
@@ -22,23 +25,29 @@ func (g *globals) openEngine(ctx context.Context, o engineOptions) (*cluster.Eng
 	if err != nil {
 		return nil, err
 	}
-	prov, err := provider.Open(ctx, p.cluster, provider.Options{Parallel: o.parallel, Grace: o.grace, Log: g.streams.ErrOut})
+	prov, err := provider.Open(ctx, p.cluster, provider.Options{Parallel: o.parallel, Grace: o.grace, Log: scrubWriter{g.streams.ErrOut}})
 	if err != nil {
 		return nil, err
 	}
 	return cluster.New(p.cluster, p.render, prov, g.log), nil
 }
 
-// printJSON writes v as one indented JSON document to Out.
+// printJSON writes v as one indented JSON document to Out, with every
+// known secret masked (an error text can quote one).
 func (g *globals) printJSON(v any) error {
-	enc := json.NewEncoder(g.streams.Out)
+	var b strings.Builder
+	enc := json.NewEncoder(&b)
 	enc.SetIndent("", "  ")
-	return enc.Encode(v)
+	if err := enc.Encode(v); err != nil {
+		return err
+	}
+	_, err := io.WriteString(g.streams.Out, config.KnownSecrets.Scrub(b.String()))
+	return err
 }
 
 // progressf prints a progress line to stderr when someone is watching.
 func (g *globals) progressf(format string, args ...any) {
 	if g.verbose || isTerminal(g.streams.ErrOut) {
-		fmt.Fprintf(g.streams.ErrOut, format+"\n", args...)
+		fmt.Fprint(g.streams.ErrOut, config.KnownSecrets.Scrub(fmt.Sprintf(format+"\n", args...)))
 	}
 }

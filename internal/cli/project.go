@@ -35,11 +35,10 @@ func (g *globals) loadDocument() (*project, error) {
 	if err != nil {
 		return nil, err
 	}
-	doc, err := config.Load(path, os.LookupEnv)
+	doc, err := g.readConfig(path)
 	if err != nil {
 		return nil, err
 	}
-	doc.Path = shown(path)
 	return &project{dir: g.dir, path: path, doc: doc}, nil
 }
 
@@ -60,7 +59,7 @@ func (g *globals) loadCluster() (*project, error) {
 		return nil, err
 	}
 	p.cluster = c
-	r, err := render.New(p.dir, c, os.Environ())
+	r, err := g.newRenderer(p.dir, c)
 	if err != nil {
 		return nil, err
 	}
