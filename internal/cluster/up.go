@@ -49,6 +49,10 @@ type upRun struct {
 // first mutating call: bad input creates nothing. A failed node does not
 // stop the others.
 func (e *Engine) Up(ctx context.Context, opts UpOptions) (*UpResult, error) {
+	// what `up` needs beyond what `build` does (nodes, a key pair)
+	if err := e.Cluster.CheckUp(); err != nil {
+		return nil, err
+	}
 	observed, err := e.Provider.Instances(ctx, e.ID)
 	if err != nil {
 		return nil, err
