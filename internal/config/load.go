@@ -134,7 +134,7 @@ func decode(ctx context.Context, name string, src []byte) (*yaml.Node, error) {
 		if errors.Is(r.err, io.EOF) {
 			return nil, &Error{Problems: []Problem{{File: name, Msg: "the file is empty; it needs at least a `cluster:` section"}}}
 		}
-		return nil, yamlSyntaxError(name, r.err)
+		return nil, yamlSyntaxError(name, src, r.err)
 	}
 	return r.root, nil
 }
@@ -147,7 +147,23 @@ func interruptedError(ctx context.Context, name string) error {
 	return fmt.Errorf("read configuration %s: %w (%w)", name, ErrInterrupted, ctx.Err())
 }
 
-func yamlSyntaxError(name string, err error) error {
+// unknownAnchorRE is yaml.v3's error for an alias to no anchor, which
+// carries no line.
+var unknownAnchorRE = regexp.MustCompile(`unknown anchor '([^']*)' referenced`)
+
+// aliasPosition finds where `*anchor` is first used in src: the line and
+// column yaml.v3 does not give for an unknown anchor (0, 0 if not found).
+func aliasPosition(src []byte, anchor string) (line, col int) {
+	alias := regexp.MustCompile(`\*` + regexp.QuoteMeta(anchor) + `($|[\s,\]}])`)
+	for i, l := range strings.Split(string(src), "\n") {
+		if loc := alias.FindStringIndex(l); loc != nil {
+			return i + 1, loc[0] + 1
+		}
+	}
+	return 0, 0
+}
+
+func yamlSyntaxError(name string, src []byte, err error) error {
 	msg := err.Error()
 	var te *yaml.TypeError
 	if errors.As(err, &te) {
@@ -164,8 +180,13 @@ func yamlSyntaxError(name string, err error) error {
 			msg += " (in the list or mapping that starts on this line)"
 		}
 	}
+	col := 0
+	if m := unknownAnchorRE.FindStringSubmatch(msg); m != nil && line == 0 {
+		line, col = aliasPosition(src, m[1])
+		msg += ": define it with &" + m[1] + " before this alias, or quote the value if `*` is meant literally"
+	}
 	msg = strings.TrimPrefix(msg, "yaml: ")
-	return &Error{Problems: []Problem{{File: name, Line: line, Msg: "YAML syntax error: " + msg}}}
+	return &Error{Problems: []Problem{{File: name, Line: line, Column: col, Msg: "YAML syntax error: " + msg}}}
 }
 
 // walker walks the node tree once (aliases are not followed: an alias

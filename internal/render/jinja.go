@@ -429,15 +429,13 @@ func parseError(l *searchLoader, file string, err error) error {
 	if errors.As(err, &te) {
 		return te
 	}
-	inner := err
-	for u := errors.Unwrap(inner); u != nil; u = errors.Unwrap(inner) {
-		inner = u
-	}
-	msg := inner.Error()
+	msg := innermost(err).Error()
 	e := &Error{Template: l.rel(file), Line: lineOf(msg), Msg: "syntax error: " + cleanMessage(msg), Err: err}
 	var nf *notFoundError
 	if errors.As(err, &nf) {
 		e.Msg = nf.Error()
+	} else if e.Line == 0 {
+		e.Line = syntaxErrorLine(l, file, msg)
 	}
 	return e
 }
