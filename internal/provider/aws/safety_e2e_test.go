@@ -151,8 +151,16 @@ func TestIntegrationSameNameOtherProject(t *testing.T) {
 	if foreign != 2 {
 		t.Errorf("B's status lists %d foreign rows, want A's 2:\n%s", foreign, out)
 	}
-	if _, err := run(t, "-C", b.Dir(), "cluster", "down", "--yes", "--force"); err != nil {
+	out, err = run(t, "-C", b.Dir(), "-o", "json", "cluster", "down", "--yes", "--force")
+	if err != nil {
 		t.Fatal(err)
+	}
+	var down cluster.DownResult
+	if err := json.Unmarshal([]byte(out), &down); err != nil {
+		t.Fatal(err)
+	}
+	if len(down.Terminated) != 2 || len(down.LeftAlone) != 2 {
+		t.Errorf("down in B: terminated %d, left alone %d; want 2 and A's 2", len(down.Terminated), len(down.LeftAlone))
 	}
 	live := 0
 	for _, i := range clusterInstances(t, wa, name) {
