@@ -114,13 +114,6 @@ func (e *Engine) userData(data *config.Mapping, nodeID any, cloudInit bool) (str
 	return render.Pack(script)
 }
 
-// match finds the instances of node n among the cluster's instances: the
-// live one, and the dead ones (stopped or failed) that a launch replaces.
-func match(observed []provider.Instance, n config.Node) (live *provider.Instance, dead []provider.Instance) {
-	m := provider.MatchNode(observed, n)
-	return m.Live, m.Dead
-}
-
 // Observe returns the cluster's instances, sorted by node id then launch.
 func (e *Engine) Observe(ctx context.Context) ([]provider.Instance, error) {
 	insts, err := e.Provider.Instances(ctx, e.ID)
