@@ -61,7 +61,8 @@ func (f *clusterDownFlags) run(cmd *cobra.Command, g *globals) error {
 		}
 	}
 	if len(foreign) > 0 {
-		g.progressf("leaving alone %d instance(s) named %s outside the cluster's network (%s): not this cluster's", len(foreign), e.Cluster.Name, foreignWhere(foreign))
+		// always said: a safety message, not progress
+		fmt.Fprintf(g.streams.ErrOut, "leaving alone %d instance(s) named %s outside the cluster's network (%s): not this cluster's\n", len(foreign), e.Cluster.Name, foreignWhere(foreign))
 	}
 	if len(insts) == 0 {
 		if g.json() {

@@ -113,11 +113,19 @@ func (p *ec2Provider) Prepare(ctx context.Context, data *config.Mapping, observe
 		if !opts.UseSnapshots {
 			return nil
 		}
+		// This cluster's own snapshots come from its own network only;
+		// --snapshot-cluster names another cluster's on purpose.
 		cluster := opts.SnapshotCluster
+		var vpcs map[string]bool
 		if cluster == "" {
 			cluster = p.clusterName()
+			v, err := p.clusterVPCs(ctx, nil)
+			if err != nil {
+				return err
+			}
+			vpcs = v
 		}
-		s, err := p.findSnapshots(ctx, prep.image.RootDevice, cluster, opts.SnapshotTime)
+		s, err := p.findSnapshots(ctx, prep.image.RootDevice, cluster, opts.SnapshotTime, vpcs)
 		snapshots = s
 		return err
 	})

@@ -14,6 +14,11 @@ import (
 
 var _ provider.Snapshotter = (*ec2Provider)(nil)
 
+// TagVPC is on every snapshot the tool makes: the VPC of the instance
+// whose volume it copies, so that a same-named cluster in another VPC never
+// restores it (findSnapshots).
+const TagVPC = "cloud-compose:vpc"
+
 // Snapshot snapshots every EBS data volume (not the root device) of the
 // cluster's live instances, tagged at creation with ClusterName and
 // DeviceName: the tags `up` restores by (findSnapshots). One
@@ -36,7 +41,7 @@ func (p *ec2Provider) Snapshot(ctx context.Context, cluster provider.ClusterID) 
 	if len(ids) == 0 {
 		return nil, nil
 	}
-	type vol struct{ id, device, instance string }
+	type vol struct{ id, device, instance, vpc string }
 	var vols []vol
 	pages := ec2.NewDescribeInstancesPaginator(p.ec2, &ec2.DescribeInstancesInput{InstanceIds: ids})
 	for pages.HasMorePages() {
@@ -52,7 +57,7 @@ func (p *ec2Provider) Snapshot(ctx context.Context, cluster provider.ClusterID) 
 					if m.Ebs == nil || dev == root {
 						continue
 					}
-					vols = append(vols, vol{aws.ToString(m.Ebs.VolumeId), dev, aws.ToString(i.InstanceId)})
+					vols = append(vols, vol{aws.ToString(m.Ebs.VolumeId), dev, aws.ToString(i.InstanceId), aws.ToString(i.VpcId)})
 				}
 			}
 		}
@@ -74,6 +79,9 @@ func (p *ec2Provider) Snapshot(ctx context.Context, cluster provider.ClusterID) 
 		}
 		if cluster.Env != "" {
 			tags = append(tags, ec2types.Tag{Key: aws.String(provider.TagEnv), Value: aws.String(cluster.Env)})
+		}
+		if v.vpc != "" {
+			tags = append(tags, ec2types.Tag{Key: aws.String(TagVPC), Value: aws.String(v.vpc)})
 		}
 		res, err := p.ec2.CreateSnapshot(ctx, &ec2.CreateSnapshotInput{
 			VolumeId:          aws.String(v.id),

@@ -27,12 +27,21 @@ func TestIntegrationSnapshotCreate(t *testing.T) {
 	if len(snaps) != 2 || snaps[0].NodeID != "0" || snaps[1].NodeID != "1" || snaps[0].Device != "/dev/xvdf" {
 		t.Fatalf("snapshots: %+v", snaps)
 	}
-	// The tags are the ones up restores by.
-	found, err := h.p.findSnapshots(ctx, "/dev/sda1", name, snaps[1].Created.Add(1e9))
+	// The tags are the ones up restores by, in the cluster's own VPC.
+	at := snaps[1].Created.Add(1e9)
+	found, err := h.p.findSnapshots(ctx, "/dev/sda1", name, at, map[string]bool{w.vpc: true})
 	if err != nil {
 		t.Fatal(err)
 	}
 	if found[0] == "" || (found[0] != snaps[0].ID && found[0] != snaps[1].ID) {
 		t.Errorf("up would not restore the new snapshots: %v (made %v)", found, snaps)
+	}
+	// A same-named cluster in another VPC never restores them.
+	found, err = h.p.findSnapshots(ctx, "/dev/sda1", name, at, map[string]bool{"vpc-elsewhere": true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(found) != 0 {
+		t.Errorf("a cluster in another VPC would restore these snapshots: %v", found)
 	}
 }

@@ -182,8 +182,11 @@ func (p *ec2Provider) needsRootDevice() bool {
 // findSnapshots picks each EBS volume's snapshot: the configured id, or
 // else the newest completed snapshot tagged ClusterName=<cluster> (or
 // --snapshot-cluster) and DeviceName=<device> started at or before the
-// snapshot time — all devices in one paginated DescribeSnapshots.
-func (p *ec2Provider) findSnapshots(ctx context.Context, rootDevice, cluster string, at time.Time) (map[int]string, error) {
+// snapshot time — all devices in one paginated DescribeSnapshots. With
+// vpcs, a snapshot tagged with another VPC (TagVPC) is a same-named
+// cluster's elsewhere and never restored; one without the tag (made by the
+// Python original or an older version) cannot tell and is taken.
+func (p *ec2Provider) findSnapshots(ctx context.Context, rootDevice, cluster string, at time.Time, vpcs map[string]bool) (map[int]string, error) {
 	out := map[int]string{}
 	want := map[string][]int{} // device -> volume indexes
 	var devices []string
@@ -226,11 +229,18 @@ func (p *ec2Provider) findSnapshots(ctx context.Context, rootDevice, cluster str
 			return nil, wrapErr("find snapshots of cluster "+cluster, err)
 		}
 		for _, s := range page.Snapshots {
-			dev := ""
+			dev, vpc := "", ""
 			for _, t := range s.Tags {
-				if aws.ToString(t.Key) == "DeviceName" {
+				switch aws.ToString(t.Key) {
+				case "DeviceName":
 					dev = aws.ToString(t.Value)
+				case TagVPC:
+					vpc = aws.ToString(t.Value)
 				}
+			}
+			if vpcs != nil && vpc != "" && !vpcs[vpc] {
+				p.logf("not restoring snapshot %s: it is of a cluster named %s in %s, outside this cluster's network", aws.ToString(s.SnapshotId), cluster, vpc)
+				continue
 			}
 			start := aws.ToTime(s.StartTime)
 			if !at.IsZero() && start.After(at) {
