@@ -65,6 +65,9 @@ type Instance struct {
 	// where it is (e.g. "vpc-0abc"). Nothing ever terminates, adopts or
 	// replaces a foreign instance; status lists it so the operator knows.
 	Foreign string `json:"foreign,omitempty"`
+	// LaunchedSpec is the spec the instance was launched with, where the
+	// provider keeps it (local: its store); nil otherwise.
+	LaunchedSpec *Spec `json:"-"`
 }
 
 // Image is a resolved machine image.
@@ -81,6 +84,58 @@ type UpOptions struct {
 	UpgradeImage    bool
 	SnapshotCluster string    // "" = this cluster
 	SnapshotTime    time.Time // zero = now
+}
+
+// ResolveOptions say what Resolve looks up and checks.
+type ResolveOptions struct {
+	UpOptions
+	// Launch are the nodes about to be launched. When Check is set,
+	// everything about them that can be checked before the first launch
+	// is (subnets exist, IPs lie in them and are free, elastic IPs exist);
+	// plan does not check (it makes at most 3 calls for any N).
+	Launch []config.Node
+	Check  bool
+}
+
+// Resolution is what a provider looked up for the specs of a command: the
+// image, the snapshots new volumes start from, the instance profile. It is
+// a value the engine passes on (to render, for the template data, and to
+// Spec); providers keep no state between calls.
+type Resolution struct {
+	Image Image
+	// ImageHow says how the image was chosen, for messages, e.g.
+	// "(the image the cluster runs)" or "(newest)".
+	ImageHow string
+	// Snapshots are, by volume index in the config, the snapshots new
+	// volumes start from.
+	Snapshots map[int]SnapshotChoice
+	// Profile is the instance profile name ("" for none).
+	Profile string
+	// Blocked are nodes of ResolveOptions.Launch that a check found cannot
+	// be launched (e.g. an *IPInUseError), by node id: those nodes fail,
+	// the others launch.
+	Blocked map[string]error
+}
+
+// SnapshotChoice is the snapshot a volume starts from: the newest of the
+// cluster's, or the node's own where the provider keeps them per node.
+type SnapshotChoice struct {
+	Newest string
+	ByNode map[string]string
+}
+
+// For returns the snapshot node's volume starts from.
+func (c SnapshotChoice) For(node string) string {
+	if id, ok := c.ByNode[node]; ok {
+		return id
+	}
+	return c.Newest
+}
+
+// UserDataReader reads the user data an instance was launched with (for
+// `plan --diff`).
+type UserDataReader interface {
+	UserData(ctx context.Context, instanceID string) (string, error)
 }
 
 // LaunchSpec is everything needed to launch one node. UserData is the
