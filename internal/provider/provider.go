@@ -78,7 +78,7 @@ type Image struct {
 	Created    time.Time
 }
 
-// UpOptions are the original's `up` flags, for the provider's preparation.
+// UpOptions are the original's `up` flags, for the provider's resolution.
 type UpOptions struct {
 	UseSnapshots    bool
 	UpgradeImage    bool
@@ -132,33 +132,28 @@ func (c SnapshotChoice) For(node string) string {
 	return c.Newest
 }
 
-// UserDataReader reads the user data an instance was launched with (for
-// `plan --diff`).
-type UserDataReader interface {
-	UserData(ctx context.Context, instanceID string) (string, error)
-}
-
-// LaunchSpec is everything needed to launch one node. UserData is the
-// rendered, packed boot script.
+// LaunchSpec is everything needed to launch one node.
 type LaunchSpec struct {
-	Cluster  ClusterID
-	Node     config.Node
-	UserData string
-	// Env is the `environment:` variables (exported values), for providers
-	// that pass them to the node (local).
-	Env []config.KeyValue
+	Cluster ClusterID
+	Node    config.Node
+	// Spec is the node's desired spec (Provider.Spec): the launch makes
+	// exactly this server, and tags it with Spec.Tag().
+	Spec Spec
 	// Generation is recorded in TagGeneration.
 	Generation string
 }
 
 // Provider is a cloud the engine can run a cluster on.
 type Provider interface {
-	// Prepare resolves what launches need before rendering (image,
-	// snapshots, IAM, log groups) and writes what templates read back into
-	// data (the `cluster:` mapping): e.g. aws.ami, aws.ami_name, a volume's
-	// snapshot. observed is the cluster's current instances.
-	Prepare(ctx context.Context, data *config.Mapping, observed []Instance, opts UpOptions) error
-	// Instances returns the cluster's instances that are not terminated.
+	// Resolve looks up what the specs need (image, snapshots, profile)
+	// and, with opts.Check, checks what can be checked before a launch.
+	// It creates nothing (see Ensurer) and keeps nothing.
+	Resolve(ctx context.Context, cluster ClusterID, observed []Instance, opts ResolveOptions) (Resolution, error)
+	// Spec computes node's desired spec, purely: no API call. userData is
+	// the packed boot script; env the `environment:` values.
+	Spec(node config.Node, res Resolution, userData string, env []config.KeyValue) Spec
+	// Instances returns the cluster's instances that are not terminated
+	// (of the cluster's environment; foreign ones marked).
 	Instances(ctx context.Context, cluster ClusterID) ([]Instance, error)
 	// Launch starts one node. It is idempotent for the same spec: a retried
 	// call never makes a second instance.
@@ -178,6 +173,12 @@ type Provider interface {
 	WaitTerminated(ctx context.Context, ids []string) error
 }
 
+// UserDataReader reads the user data an instance was launched with (for
+// `plan --diff`).
+type UserDataReader interface {
+	UserData(ctx context.Context, instanceID string) (string, error)
+}
+
 // Optional capabilities, found by type assertion.
 
 // Cleaner removes what a cluster leaves behind once it has no instances
@@ -187,11 +188,12 @@ type Cleaner interface {
 }
 
 // GroupProvider runs the cluster as a group of identical instances (AWS
-// auto scaling) instead of static nodes. userData is rendered with the
-// cluster name as `_node_id`, as the original did.
+// auto scaling) instead of static nodes. The spec's user data is rendered
+// with the cluster name as `_node_id`, as the original did; the spec is
+// Provider.Spec of a node with no id, IP or subnet.
 type GroupProvider interface {
 	GroupMode() bool
-	EnsureGroup(ctx context.Context, cluster ClusterID, userData string) (GroupResult, error)
+	EnsureGroup(ctx context.Context, cluster ClusterID, spec Spec) (GroupResult, error)
 	ScaleGroupToZero(ctx context.Context, cluster ClusterID) error
 }
 
