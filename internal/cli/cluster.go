@@ -12,6 +12,7 @@ each booted with cluster.sh rendered from the template search path.`,
 	}
 	cmd.AddCommand(
 		newClusterBuildCommand(g),
+		newClusterPlanCommand(g),
 		newClusterUpCommand(g),
 		newClusterDownCommand(g),
 		newClusterStatusCommand(g),

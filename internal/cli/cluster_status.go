@@ -6,6 +6,8 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
+
+	"github.com/cloud-compose/cloud-compose-go/internal/cluster"
 )
 
 func newClusterStatusCommand(g *globals) *cobra.Command {
@@ -21,7 +23,7 @@ orphan. -o json prints {"cluster": NAME, "nodes": [...]}.`,
 			if err != nil {
 				return err
 			}
-			st, err := e.Status(cmd.Context())
+			st, err := e.Status(cmd.Context(), cluster.PlanOptions{CloudInit: true})
 			if err != nil {
 				return err
 			}
@@ -29,7 +31,7 @@ orphan. -o json prints {"cluster": NAME, "nodes": [...]}.`,
 				return g.printJSON(st)
 			}
 			tw := tabwriter.NewWriter(g.streams.Out, 0, 4, 2, ' ', 0)
-			fmt.Fprintln(tw, "NODE\tINSTANCE\tSTATE\tIP\tIMAGE\tTYPE\tLAUNCHED")
+			fmt.Fprintln(tw, "NODE\tINSTANCE\tSTATE\tSPEC\tHEALTH\tGEN\tIP\tIMAGE\tTYPE\tLAUNCHED")
 			for _, r := range st.Nodes {
 				id := r.ID
 				switch {
@@ -51,7 +53,7 @@ orphan. -o json prints {"cluster": NAME, "nodes": [...]}.`,
 				if r.Launched != nil {
 					launched = r.Launched.Local().Format(time.DateTime)
 				}
-				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", id, dash(r.InstanceID), state, dash(r.IP), dash(r.Image), dash(r.Type), launched)
+				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", id, dash(r.InstanceID), state, dash(r.Spec), dash(r.Health), dash(r.Generation), dash(r.IP), dash(r.Image), dash(r.Type), launched)
 			}
 			return tw.Flush()
 		},

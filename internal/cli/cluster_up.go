@@ -3,6 +3,7 @@ package cli
 import (
 	"errors"
 	"fmt"
+	"strings"
 	"text/tabwriter"
 	"time"
 
@@ -139,6 +140,7 @@ func printUp(g *globals, res *cluster.UpResult) {
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s%s\t%s\n", r.ID, r.Action, dash(r.InstanceID), r.Name, dash(r.IP), url, detail)
 	}
 	tw.Flush()
+	printStale(g, res)
 	for _, r := range res.Nodes {
 		if len(r.LogTail) == 0 {
 			continue
@@ -148,6 +150,35 @@ func printUp(g *globals, res *cluster.UpResult) {
 			fmt.Fprintf(g.streams.ErrOut, "  | %s\n", config.KnownSecrets.Scrub(l))
 		}
 	}
+}
+
+// printStale ends up's output with one line when nodes were left running
+// another spec than their desired one: up never replaces a healthy node.
+func printStale(g *globals, res *cluster.UpResult) {
+	var nodes []string
+	fields := map[string]bool{}
+	var order []string
+	for _, r := range res.Nodes {
+		if len(r.Stale) == 0 {
+			continue
+		}
+		nodes = append(nodes, r.ID)
+		for _, c := range r.Stale {
+			f := c.Field
+			if i := strings.IndexAny(f, "[."); i > 0 {
+				f = f[:i]
+			}
+			if !fields[f] {
+				fields[f] = true
+				order = append(order, f)
+			}
+		}
+	}
+	if len(nodes) == 0 {
+		return
+	}
+	fmt.Fprintf(g.streams.ErrOut, "%d node(s) (%s) run an older spec (%s), left running: `cloud-compose cluster plan` shows why\n",
+		len(nodes), strings.Join(nodes, ", "), strings.Join(order, ", "))
 }
 
 func dash(s string) string {

@@ -58,6 +58,9 @@ type NodeResult struct {
 	// LogTail is the end of the boot log of an instance that died while
 	// it was awaited.
 	LogTail []string `json:"log_tail,omitempty"`
+	// Stale is how a kept instance differs from the node's desired spec:
+	// up leaves it running; plan shows it, rollout replaces it.
+	Stale []provider.Change `json:"stale,omitempty"`
 }
 
 // UpResult is what `up` did.

@@ -39,8 +39,12 @@ type memProvider struct {
 	terminated []string
 }
 
-func (m *memProvider) Prepare(context.Context, *config.Mapping, []provider.Instance, provider.UpOptions) error {
-	return nil
+func (m *memProvider) Resolve(context.Context, provider.ClusterID, []provider.Instance, provider.ResolveOptions) (provider.Resolution, error) {
+	return provider.Resolution{Image: provider.Image{ID: "img-1"}}, nil
+}
+
+func (m *memProvider) Spec(n config.Node, r provider.Resolution, userData string, env []config.KeyValue) provider.Spec {
+	return provider.Spec{Image: r.Image.ID, IP: n.IP, UserData: userData, Env: env}
 }
 
 func (m *memProvider) Instances(context.Context, provider.ClusterID) ([]provider.Instance, error) {
@@ -71,12 +75,12 @@ func (m *memProvider) Launch(_ context.Context, s provider.LaunchSpec) (provider
 		return provider.Instance{}, err
 	}
 	m.next++
-	inst := provider.Instance{ID: fmt.Sprintf("i-%d", m.next), NodeID: s.Node.ID, State: provider.Pending, IP: s.Node.IP, Launched: time.Now()}
+	inst := provider.Instance{ID: fmt.Sprintf("i-%d", m.next), NodeID: s.Node.ID, State: provider.Pending, IP: s.Node.IP, Launched: time.Now(), Image: s.Spec.Image, Spec: s.Spec.Tag()}
 	m.insts = append(m.insts, inst)
 	if m.userData == nil {
 		m.userData = map[string]string{}
 	}
-	m.userData[s.Node.ID] = s.UserData
+	m.userData[s.Node.ID] = s.Spec.UserData
 	if err := m.lostLaunch[s.Node.ID]; err != nil {
 		return provider.Instance{}, err
 	}
@@ -250,7 +254,7 @@ func TestDownRespectsProtectionAndStatusListsOrphans(t *testing.T) {
 		{ID: "i-2", NodeID: "9", State: provider.Running, IP: "127.0.0.99"},
 	}}
 	e := newEngine(t, nodesConfig(2, ""), p)
-	st, err := e.Status(context.Background())
+	st, err := e.Status(context.Background(), PlanOptions{CloudInit: true})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -86,7 +86,7 @@ func TestUpRemovesDuplicatesKeepingTheOlderHealthyOne(t *testing.T) {
 	}}
 	cfg := "cluster:\n  name: c\n  search_path: [t]\n  local:\n    nodes:\n      - {id: 0}\n      - {id: 1}\n"
 	e := newEngine(t, cfg, p)
-	st, err := e.Status(context.Background())
+	st, err := e.Status(context.Background(), PlanOptions{CloudInit: true})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -135,7 +135,7 @@ func TestForeignInstancesAreNeverTouched(t *testing.T) {
 	if err != nil || actions(res) != "0=created" {
 		t.Fatalf("a foreign instance must not count as the node's: %v %s", err, actions(res))
 	}
-	st, _ := e.Status(context.Background())
+	st, _ := e.Status(context.Background(), PlanOptions{CloudInit: true})
 	if len(st.Nodes) != 2 || st.Nodes[1].Foreign != "vpc-b" || st.Nodes[1].InstanceID != "i-theirs" {
 		t.Errorf("status: %+v", st.Nodes)
 	}

@@ -28,7 +28,20 @@ type StatusRow struct {
 	// Foreign is set on an instance with the cluster's name outside its
 	// network (e.g. "vpc-0abc"): not this cluster's, never touched.
 	Foreign string `json:"foreign,omitempty"`
+	// Spec is current or stale (the instance runs another spec than the
+	// node's desired one); "" for rows without a live instance of a node.
+	Spec string `json:"spec,omitempty"`
+	// Health is healthy or unhealthy, "" when the cluster has no check or
+	// the instance does not run.
+	Health     string `json:"health,omitempty"`
+	Generation string `json:"generation,omitempty"`
 }
+
+// Spec states in status.
+const (
+	SpecCurrent = "current"
+	SpecStale   = "stale"
+)
 
 // Status is `cluster status`.
 type Status struct {
@@ -39,14 +52,24 @@ type Status struct {
 // Status joins the configured nodes with the cluster's instances: one row
 // per node (its live instance, else its newest), and a row per instance
 // that belongs to no configured node.
-func (e *Engine) Status(ctx context.Context) (*Status, error) {
+func (e *Engine) Status(ctx context.Context, opts PlanOptions) (*Status, error) {
 	insts, err := e.Observe(ctx)
 	if err != nil {
 		return nil, err
 	}
+	r, err := e.Provider.Resolve(ctx, e.ID, insts, provider.ResolveOptions{UpOptions: opts.UpOptions})
+	if err != nil {
+		return nil, err
+	}
+	nodes := e.Cluster.Nodes()
+	specs, err := e.specs(r, nodes, opts.CloudInit)
+	if err != nil {
+		return nil, err
+	}
+	probes := probeAll(ctx, e.check(), insts)
 	st := &Status{Cluster: e.Cluster.Name, Nodes: []StatusRow{}}
 	used := map[string]bool{}
-	for _, n := range e.Cluster.Nodes() {
+	for k, n := range nodes {
 		row := StatusRow{ID: n.ID, State: StateMissing, IP: n.IP}
 		m := provider.MatchNode(insts, n)
 		pick := m.Live
@@ -60,6 +83,18 @@ func (e *Engine) Status(ctx context.Context) (*Status, error) {
 		}
 		if pick != nil {
 			row = instanceRow(n.ID, *pick)
+		}
+		if m.Live != nil {
+			row.Spec = SpecCurrent
+			if len(provider.Changes(*m.Live, specs[k])) > 0 {
+				row.Spec = SpecStale
+			}
+			if err, probed := probes[m.Live.ID]; probed {
+				row.Health = "healthy"
+				if err != nil {
+					row.Health = "unhealthy"
+				}
+			}
 		}
 		st.Nodes = append(st.Nodes, row)
 		for _, d := range m.Duplicates {
@@ -84,7 +119,7 @@ func (e *Engine) Status(ctx context.Context) (*Status, error) {
 }
 
 func instanceRow(id string, i provider.Instance) StatusRow {
-	row := StatusRow{ID: id, InstanceID: i.ID, State: string(i.State), IP: i.IP, Image: i.Image, Type: i.Type, ExitCode: i.ExitCode}
+	row := StatusRow{ID: id, InstanceID: i.ID, State: string(i.State), IP: i.IP, Image: i.Image, Type: i.Type, ExitCode: i.ExitCode, Generation: i.Generation}
 	if !i.Launched.IsZero() {
 		t := i.Launched.UTC()
 		row.Launched = &t

@@ -24,16 +24,19 @@ type nodeWork struct {
 	idx        int
 	node       config.Node
 	launch     bool                // no live instance: launch one
+	live       *provider.Instance  // the live instance kept
 	dead       []provider.Instance // stopped or failed: terminated before the launch
 	duplicates []provider.Instance // live beyond the one kept: terminated
-	userData   string
+	spec       provider.Spec       // the node's desired spec
+	// stale is how the kept live instance differs from spec (up leaves
+	// it; plan/rollout replace it).
+	stale []provider.Change
 }
 
 // upRun is the state of one `up`, shared by its steps.
 type upRun struct {
 	e    *Engine
 	opts UpOptions
-	data *config.Mapping
 	res  *UpResult
 	work []*nodeWork
 
@@ -57,20 +60,20 @@ func (e *Engine) Up(ctx context.Context, opts UpOptions) (*UpResult, error) {
 	if err != nil {
 		return nil, err
 	}
-	data := e.Cluster.Data.Clone()
-	if err := e.Provider.Prepare(ctx, data, observed, opts.UpOptions); err != nil {
-		return nil, err
-	}
 	res := &UpResult{Cluster: e.Cluster.Name}
 	if g, ok := e.Provider.(provider.GroupProvider); ok && g.GroupMode() {
-		ud, err := e.userData(data, e.Cluster.Name, opts.CloudInit)
+		r, err := e.Provider.Resolve(ctx, e.ID, observed, provider.ResolveOptions{UpOptions: opts.UpOptions, Check: true})
+		if err != nil {
+			return nil, err
+		}
+		specs, err := e.specs(r, []config.Node{{}}, opts.CloudInit)
 		if err != nil {
 			return nil, err
 		}
 		if err := e.ensure(ctx); err != nil {
 			return nil, err
 		}
-		gr, err := g.EnsureGroup(ctx, e.ID, ud)
+		gr, err := g.EnsureGroup(ctx, e.ID, specs[0])
 		if err != nil {
 			return nil, err
 		}
@@ -78,18 +81,34 @@ func (e *Engine) Up(ctx context.Context, opts UpOptions) (*UpResult, error) {
 		return res, nil
 	}
 
-	u := &upRun{e: e, opts: opts, data: data, res: res, known: map[string]bool{}, launched: map[string]int{}}
+	u := &upRun{e: e, opts: opts, res: res, known: map[string]bool{}, launched: map[string]int{}}
 	for _, o := range observed {
 		u.known[o.ID] = true
 	}
 	u.classify(ctx, observed)
+	var launch []config.Node
+	for _, w := range u.work {
+		if w.launch {
+			launch = append(launch, w.node)
+		}
+	}
+	r, err := e.Provider.Resolve(ctx, e.ID, observed, provider.ResolveOptions{UpOptions: opts.UpOptions, Launch: launch, Check: true})
+	if err != nil {
+		return nil, err
+	}
+	if err := u.specAll(r); err != nil {
+		return nil, err
+	}
+	for _, w := range u.work {
+		if why := r.Blocked[w.node.ID]; why != nil && w.launch {
+			w.launch = false
+			u.fail(&res.Nodes[w.idx], why)
+		}
+	}
 	for _, r := range res.Nodes {
 		if _, waiting := u.launched[r.InstanceID]; r.Action == ActionUnchanged && !waiting {
 			e.progress(r)
 		}
-	}
-	if err := u.renderAll(); err != nil {
-		return nil, err
 	}
 	if u.mutates() {
 		if err := e.ensure(ctx); err != nil {
@@ -115,6 +134,33 @@ func (e *Engine) Up(ctx context.Context, opts UpOptions) (*UpResult, error) {
 	return res, nil
 }
 
+// specs renders the boot script of each node and computes its desired
+// spec from the resolution: every node's, before anything is created, so a
+// template error that only one node hits stops everything.
+func (e *Engine) specs(r provider.Resolution, nodes []config.Node, cloudInit bool) ([]provider.Spec, error) {
+	data, err := render.ResolvedData(e.Cluster, r)
+	if err != nil {
+		return nil, err
+	}
+	env := render.ClusterEnv(e.Renderer, e.Cluster)
+	out := make([]provider.Spec, len(nodes))
+	for i, n := range nodes {
+		id := any(e.Cluster.Name) // group mode: the original rendered the cluster name as _node_id
+		if n.ID != "" {
+			id = e.Cluster.NodeIDValue(n)
+		}
+		ud, err := e.userData(data, id, cloudInit)
+		if err != nil {
+			if n.ID != "" {
+				return nil, fmt.Errorf("node %s: %w", n.ID, err)
+			}
+			return nil, err
+		}
+		out[i] = e.Provider.Spec(n, r, ud, env)
+	}
+	return out, nil
+}
+
 // ensure creates what launches share, where the provider has something to
 // create (after every check; see provider.Ensurer).
 func (e *Engine) ensure(ctx context.Context) error {
@@ -135,7 +181,7 @@ func (u *upRun) classify(ctx context.Context, observed []provider.Instance) {
 		if len(m.Duplicates) > 0 && chk != nil {
 			m = keepHealthy(ctx, chk, m)
 		}
-		w := &nodeWork{idx: i, node: n, dead: m.Dead, duplicates: m.Duplicates}
+		w := &nodeWork{idx: i, node: n, dead: m.Dead, duplicates: m.Duplicates, live: m.Live}
 		if m.Live != nil {
 			r.Action, r.InstanceID, r.IP = ActionUnchanged, m.Live.ID, m.Live.IP
 			if m.Live.State == provider.Pending {
@@ -168,19 +214,22 @@ func keepHealthy(ctx context.Context, chk *health.Check, m provider.Match) provi
 	return m
 }
 
-// renderAll renders and packs the boot script of every node to launch
-// before anything is created: a template error that only one node hits
-// stops up with nothing launched.
-func (u *upRun) renderAll() error {
-	for _, w := range u.work {
-		if !w.launch {
-			continue
+// specAll computes every node's desired spec and, for the nodes that
+// keep their instance, how that instance differs from it (stale).
+func (u *upRun) specAll(r provider.Resolution) error {
+	nodes := make([]config.Node, len(u.work))
+	for i, w := range u.work {
+		nodes[i] = w.node
+	}
+	specs, err := u.e.specs(r, nodes, u.opts.CloudInit)
+	if err != nil {
+		return err
+	}
+	for i, w := range u.work {
+		w.spec = specs[i]
+		if w.live != nil {
+			w.stale = provider.Changes(*w.live, w.spec)
 		}
-		ud, err := u.e.userData(u.data, u.e.Cluster.NodeIDValue(w.node), u.opts.CloudInit)
-		if err != nil {
-			return fmt.Errorf("node %s: %w", w.node.ID, err)
-		}
-		w.userData = ud
 	}
 	return nil
 }
@@ -236,7 +285,6 @@ func (u *upRun) launchAll(ctx context.Context) {
 	sem := make(chan struct{}, parallel)
 	var wg sync.WaitGroup
 	generation := time.Now().UTC().Format("20060102T150405Z")
-	env := render.ClusterEnv(e.Renderer, e.Cluster)
 	for _, w := range u.work {
 		if !w.launch {
 			continue
@@ -272,8 +320,7 @@ func (u *upRun) launchAll(ctx context.Context) {
 			inst, err := e.Provider.Launch(ctx, provider.LaunchSpec{
 				Cluster:    e.ID,
 				Node:       w.node,
-				UserData:   w.userData,
-				Env:        env,
+				Spec:       w.spec,
 				Generation: generation,
 			})
 			u.mu.Lock()
@@ -440,8 +487,15 @@ func (e *Engine) logTail(ctx context.Context, id string) []string {
 	return strings.Split(s, "\n")
 }
 
-// finish gives every node that serves its URL.
+// finish gives every node that serves its URL and records which kept
+// instances run an older spec.
 func (u *upRun) finish() {
+	for _, w := range u.work {
+		r := &u.res.Nodes[w.idx]
+		if r.Action == ActionUnchanged && len(w.stale) > 0 {
+			r.Stale = w.stale
+		}
+	}
 	if chk := u.e.check(); chk != nil {
 		for i := range u.res.Nodes {
 			if u.res.Nodes[i].IP != "" && u.res.Nodes[i].Action != ActionFailed {

@@ -58,3 +58,16 @@ func TestPack(t *testing.T) {
 		t.Errorf("want a size error, got %v", err)
 	}
 }
+
+func TestUnpackRoundTrip(t *testing.T) {
+	for _, script := range []string{"#!/bin/bash\necho small\n", "#!/bin/bash\n" + strings.Repeat("echo a line that repeats\n", 2000)} {
+		packed, err := Pack(script)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := Unpack(packed)
+		if err != nil || got != script {
+			t.Fatalf("round trip of %d bytes: %v (got %d bytes)", len(script), err, len(got))
+		}
+	}
+}
