@@ -15,6 +15,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/ec2"
 	ec2types "github.com/aws/aws-sdk-go-v2/service/ec2/types"
 
+	"github.com/cloud-compose/cloud-compose-go/internal/config"
 	"github.com/cloud-compose/cloud-compose-go/internal/provider"
 )
 
@@ -35,14 +36,15 @@ func (p *ec2Provider) groupSize() int {
 	return len(p.aws.ASG.Subnets) * r
 }
 
-// groupTags are the group's tags, propagated to its instances at launch.
-func (p *ec2Provider) groupTags(cluster provider.ClusterID) []ec2types.Tag {
+// groupTags are the group's tags, propagated to its instances at launch:
+// ClusterName and Name, the user's tags (the spec's), the environment.
+func (p *ec2Provider) groupTags(cluster provider.ClusterID, user []config.KeyValue) []ec2types.Tag {
 	tags := []ec2types.Tag{
 		{Key: aws.String(provider.TagCluster), Value: aws.String(p.clusterName())},
 		{Key: aws.String(provider.TagName), Value: aws.String(p.clusterName())},
 	}
 	taken := map[string]bool{provider.TagCluster: true, provider.TagName: true, provider.TagEnv: cluster.Env != ""}
-	for _, kv := range p.aws.Tags {
+	for _, kv := range user {
 		if !taken[kv.Key] {
 			tags = append(tags, ec2types.Tag{Key: aws.String(kv.Key), Value: aws.String(kv.Value)})
 		}
@@ -53,26 +55,26 @@ func (p *ec2Provider) groupTags(cluster provider.ClusterID) []ec2types.Tag {
 	return tags
 }
 
-// templateData is the launch template's content.
-func (p *ec2Provider) templateData(userData string, prep *prepared, tags []ec2types.Tag) *ec2types.RequestLaunchTemplateData {
-	a := p.aws
+// templateData is the launch template's content, from the group's spec.
+func templateData(s provider.Spec, tags []ec2types.Tag) *ec2types.RequestLaunchTemplateData {
 	d := &ec2types.RequestLaunchTemplateData{
-		ImageId:          aws.String(prep.image.ID),
-		InstanceType:     ec2types.InstanceType(a.InstanceType),
-		SecurityGroupIds: a.SecurityGroups,
-		EbsOptimized:     aws.Bool(a.EBSOptimized),
-		Monitoring:       &ec2types.LaunchTemplatesMonitoringRequest{Enabled: aws.Bool(a.Monitoring)},
+		ImageId:          aws.String(s.Image),
+		InstanceType:     ec2types.InstanceType(s.InstanceType),
+		SecurityGroupIds: s.SecurityGroups,
+		EbsOptimized:     aws.Bool(s.Flags.EBSOptimized),
+		Monitoring:       &ec2types.LaunchTemplatesMonitoringRequest{Enabled: aws.Bool(s.Flags.Monitoring)},
 	}
-	if a.KeyPair != "" {
-		d.KeyName = aws.String(a.KeyPair)
+	if s.KeyPair != "" {
+		d.KeyName = aws.String(s.KeyPair)
 	}
-	if userData != "" {
-		d.UserData = aws.String(base64.StdEncoding.EncodeToString([]byte(userData)))
+	if s.UserData != "" {
+		d.UserData = aws.String(base64.StdEncoding.EncodeToString([]byte(s.UserData)))
 	}
-	if prep.profile != "" {
-		d.IamInstanceProfile = &ec2types.LaunchTemplateIamInstanceProfileSpecificationRequest{Name: aws.String(prep.profile)}
+	if s.Profile != "" {
+		d.IamInstanceProfile = &ec2types.LaunchTemplateIamInstanceProfileSpecificationRequest{Name: aws.String(s.Profile)}
 	}
-	for _, bd := range prep.devices {
+	devices := blockDevices(s.Volumes)
+	for _, bd := range devices {
 		m := ec2types.LaunchTemplateBlockDeviceMappingRequest{DeviceName: bd.DeviceName, VirtualName: bd.VirtualName}
 		if e := bd.Ebs; e != nil {
 			m.Ebs = &ec2types.LaunchTemplateEbsBlockDeviceRequest{
@@ -82,51 +84,40 @@ func (p *ec2Provider) templateData(userData string, prep *prepared, tags []ec2ty
 		}
 		d.BlockDeviceMappings = append(d.BlockDeviceMappings, m)
 	}
-	if len(prep.devices) > 0 {
+	if len(devices) > 0 {
 		d.TagSpecifications = []ec2types.LaunchTemplateTagSpecificationRequest{{ResourceType: ec2types.ResourceTypeVolume, Tags: tags}}
 	}
 	return d
 }
 
-// templateHash identifies a template's content; it is kept as the
-// version's description so an unchanged re-run makes no new version.
-func (p *ec2Provider) templateHash(userData string, prep *prepared, tags []ec2types.Tag) string {
-	var vols, ts []string
-	for _, d := range prep.devices {
-		v := aws.ToString(d.DeviceName) + "=" + aws.ToString(d.VirtualName)
-		if e := d.Ebs; e != nil {
-			v += fmt.Sprintf(":%d:%s:%d:%d:%t:%s", aws.ToInt32(e.VolumeSize), e.VolumeType, aws.ToInt32(e.Iops), aws.ToInt32(e.Throughput), aws.ToBool(e.DeleteOnTermination), aws.ToString(e.SnapshotId))
-		}
-		vols = append(vols, v)
+// templateHash identifies a template's content — the spec, the snapshots
+// its volumes start from (content of a template, though not part of the
+// spec) and the tags — and is kept as the version's description, so an
+// unchanged re-run makes no new version.
+func templateHash(s provider.Spec, tags []ec2types.Tag) string {
+	var snaps, ts []string
+	for _, v := range s.Volumes {
+		snaps = append(snaps, v.Device+"="+v.Snapshot)
 	}
 	for _, t := range tags {
 		ts = append(ts, aws.ToString(t.Key)+"="+aws.ToString(t.Value))
 	}
-	a := p.aws
-	return provider.SpecHash(prep.image.ID, a.InstanceType, userData, strings.Join(vols, ","), strings.Join(a.SecurityGroups, ","),
-		prep.profile, a.KeyPair, strconv.FormatBool(a.EBSOptimized), strconv.FormatBool(a.Monitoring), strings.Join(ts, ","))
+	return provider.SpecHash(s.Hash(), strings.Join(snaps, ","), strings.Join(ts, ","))
 }
 
-// EnsureGroup creates or updates the cluster's launch template (a new
-// version only when its content changed) and auto scaling group (min = max
-// = desired = len(subnets) × redundancy on creation; a re-run updates the
-// template version, the subnets and the tags, not the size, as the
-// original).
-func (p *ec2Provider) EnsureGroup(ctx context.Context, cluster provider.ClusterID, userData string) (provider.GroupResult, error) {
-	p.mu.Lock()
-	prep := p.prepared
-	p.mu.Unlock()
-	if prep == nil {
-		return provider.GroupResult{}, ErrNotPrepared
-	}
+// EnsureGroup creates or updates the cluster's launch template from the
+// group's spec (a new version only when its content changed) and the auto
+// scaling group (min = max = desired = len(subnets) × redundancy on
+// creation; a re-run updates the template version, the subnets and the
+// tags, not the size, as the original).
+func (p *ec2Provider) EnsureGroup(ctx context.Context, cluster provider.ClusterID, spec provider.Spec) (provider.GroupResult, error) {
 	if err := p.Ensure(ctx); err != nil {
 		return provider.GroupResult{}, err
 	}
 	name := p.groupName()
 	res := provider.GroupResult{Name: name, Action: "unchanged"}
-	tags := p.groupTags(cluster)
-	hash := p.templateHash(userData, prep, tags)
-	version, changed, err := p.ensureTemplate(ctx, name, hash, p.templateData(userData, prep, tags), tags)
+	tags := p.groupTags(cluster, spec.Tags)
+	version, changed, err := p.ensureTemplate(ctx, name, templateHash(spec, tags), templateData(spec, tags), tags)
 	if err != nil {
 		return res, err
 	}

@@ -6,7 +6,7 @@ import (
 )
 
 // Ensure creates what launches share — the instance profile holding
-// aws.instance_policy and the awslogs log group — after Prepare has checked
+// aws.instance_policy and the awslogs log group — after Resolve has checked
 // everything and the engine has rendered every node, so that a failed
 // check leaves nothing behind. It runs once per provider (one command run);
 // every step is idempotent, so a later run that finds them only re-applies
@@ -18,15 +18,9 @@ func (p *ec2Provider) Ensure(ctx context.Context) error {
 	if p.ensured {
 		return p.ensureErr
 	}
-	p.mu.Lock()
-	prep := p.prepared
-	p.mu.Unlock()
-	if prep == nil {
-		return ErrNotPrepared
-	}
 	var wg sync.WaitGroup
 	errs := make([]error, 2)
-	if prep.profile != "" {
+	if p.aws.InstancePolicy != "" {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()

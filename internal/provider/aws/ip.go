@@ -15,38 +15,32 @@ import (
 // maxFilterValues is how many values one EC2 filter takes.
 const maxFilterValues = 200
 
-// findIPHolders looks up, in one DescribeNetworkInterfaces, what holds the
-// private IPs of the nodes about to be launched. EC2 gives every instance
-// a network interface, so an IP held by an instance of another cluster, or
-// by a bare network interface, shows up here before any launch.
-func (p *ec2Provider) findIPHolders(ctx context.Context, prep *prepared, observed []provider.Instance) error {
+// launchIPHolders looks up, in one DescribeNetworkInterfaces, what holds
+// the private IPs of the nodes about to be launched (by IP). EC2 gives
+// every instance a network interface, so an IP held by an instance of
+// another cluster, or by a bare network interface, shows up here before
+// any launch. An IP held by one of the node's own dead instances (stopped,
+// failed, shutting down) is not held: the engine terminates those before
+// it launches the replacement.
+func (p *ec2Provider) launchIPHolders(ctx context.Context, launch map[string]config.Node, observed []provider.Instance) (map[string]string, error) {
 	var nodes []config.Node
 	for _, n := range p.aws.Nodes {
-		if _, ok := prep.launchNodes[n.ID]; ok && n.IP != "" {
+		if _, ok := launch[n.ID]; ok && n.IP != "" {
 			nodes = append(nodes, n)
 		}
 	}
 	holders, err := p.ipHolders(ctx, nodes, observed)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	for _, n := range nodes {
-		prep.checkedIPs[n.IP] = true
-		if h, ok := holders[n.IP]; ok {
-			prep.holders[n.IP] = h
-		}
-	}
-	// The engine terminates a node's dead (stopped) instance before it
-	// launches the replacement: an IP held by it is looked at again then.
-	for _, i := range observed {
-		if !i.State.Live() && i.State != provider.Stopping && prep.holders[i.IP] != "" {
-			if n, ok := prep.launchNodes[i.NodeID]; ok && n.IP == i.IP {
-				delete(prep.checkedIPs, i.IP)
-				delete(prep.holders, i.IP)
+		for _, i := range observed {
+			if provider.Owns(i, n) && !i.State.Live() && i.State != provider.Stopping && i.IP == n.IP {
+				delete(holders, n.IP)
 			}
 		}
 	}
-	return nil
+	return holders, nil
 }
 
 // ipHolders returns, for each node IP held by a network interface in the

@@ -3,11 +3,7 @@ package aws
 import (
 	"context"
 	"encoding/base64"
-	"encoding/json"
-	"errors"
 	"fmt"
-	"strconv"
-	"strings"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/ec2"
@@ -17,50 +13,27 @@ import (
 	"github.com/cloud-compose/cloud-compose-go/internal/provider"
 )
 
-// ErrNotPrepared is returned by Launch and EnsureGroup before Prepare.
-var ErrNotPrepared = errors.New("the provider was not prepared (Prepare must run before Launch)")
-
-// Launch starts one node with one RunInstances that carries everything the
-// original sent plus the tags (instance and volumes, at launch), paced to
-// EC2's RunInstances bucket. A node IP held by anything but this cluster's
-// instance for that node is an *provider.IPInUseError and nothing is
-// launched.
-func (p *ec2Provider) Launch(ctx context.Context, spec provider.LaunchSpec) (provider.Instance, error) {
-	p.mu.Lock()
-	prep := p.prepared
-	observed := make([]provider.Instance, 0, len(p.observed))
-	for _, i := range p.observed {
-		observed = append(observed, i)
-	}
-	p.mu.Unlock()
-	if prep == nil {
-		return provider.Instance{}, ErrNotPrepared
-	}
-	n := spec.Node
+// Launch starts one node with one RunInstances built entirely from the
+// launch's spec — everything the original sent plus the tags (instance,
+// network interface and volumes, at launch), among them TagSpec =
+// ls.Spec.Tag() — paced to EC2's RunInstances bucket. It needs nothing
+// from an earlier Resolve (the engine leaves out the nodes Resolve found
+// blocked). When EC2 refuses the IP as in use, the error is an
+// *provider.IPInUseError naming the holder.
+func (p *ec2Provider) Launch(ctx context.Context, ls provider.LaunchSpec) (provider.Instance, error) {
+	n := ls.Node
 	if err := p.Ensure(ctx); err != nil {
 		return provider.Instance{}, nodeErr(n.ID, err)
 	}
-	if n.IP != "" {
-		holder, checked := prep.holders[n.IP], prep.checkedIPs[n.IP]
-		if !checked {
-			h, err := p.ipHolders(ctx, []config.Node{n}, observed)
-			if err != nil {
-				return provider.Instance{}, nodeErr(n.ID, err)
-			}
-			holder = h[n.IP]
-		}
-		if holder != "" {
-			return provider.Instance{}, nodeErr(n.ID, &provider.IPInUseError{IP: n.IP, Holder: holder})
-		}
-	}
-
-	in := p.runInstancesInput(spec, prep)
+	in := p.runInstancesInput(ls)
 	out, err := p.ec2.RunInstances(ctx, in)
 	if err != nil {
-		if isCode(err, "InvalidIPAddress.InUse") && n.IP != "" {
-			// Taken between the check and the launch: say by what.
-			if h, herr := p.ipHolders(ctx, []config.Node{n}, observed); herr == nil && h[n.IP] != "" {
-				return provider.Instance{}, nodeErr(n.ID, &provider.IPInUseError{IP: n.IP, Holder: h[n.IP]})
+		if ip := ls.Spec.IP; isCode(err, "InvalidIPAddress.InUse") && ip != "" {
+			// Taken since Resolve looked: say by what.
+			node := n
+			node.IP, node.Subnet = ip, ls.Spec.Subnet
+			if h, herr := p.ipHolders(ctx, []config.Node{node}, nil); herr == nil && h[ip] != "" {
+				return provider.Instance{}, nodeErr(n.ID, &provider.IPInUseError{IP: ip, Holder: h[ip]})
 			}
 		}
 		return provider.Instance{}, nodeErr(n.ID, wrapErr("", err))
@@ -78,63 +51,64 @@ func (p *ec2Provider) Launch(ctx context.Context, spec provider.LaunchSpec) (pro
 	return inst, nil
 }
 
-// runInstancesInput builds the RunInstances call for a node.
-func (p *ec2Provider) runInstancesInput(spec provider.LaunchSpec, prep *prepared) *ec2.RunInstancesInput {
-	a, n := p.aws, spec.Node
+// runInstancesInput builds the RunInstances call for a launch from its
+// spec alone (the cluster and node name the tags).
+func (p *ec2Provider) runInstancesInput(ls provider.LaunchSpec) *ec2.RunInstancesInput {
+	s := ls.Spec
 	// The primary network interface is spelled out (the same as SubnetId,
 	// PrivateIpAddress and SecurityGroupIds at the top level, which EC2
 	// turns into it) so that its deletion with the instance is explicit:
 	// the node's IP is free again once the instance is terminated.
 	nic := ec2types.InstanceNetworkInterfaceSpecification{
 		DeviceIndex:         aws.Int32(0),
-		Groups:              a.SecurityGroups,
+		Groups:              s.SecurityGroups,
 		DeleteOnTermination: aws.Bool(true),
 	}
-	if n.Subnet != "" {
-		nic.SubnetId = aws.String(n.Subnet)
+	if s.Subnet != "" {
+		nic.SubnetId = aws.String(s.Subnet)
 	}
-	if n.IP != "" {
-		nic.PrivateIpAddress = aws.String(n.IP)
+	if s.IP != "" {
+		nic.PrivateIpAddress = aws.String(s.IP)
 	}
+	devices := blockDevices(s.Volumes)
 	in := &ec2.RunInstancesInput{
-		ImageId:               aws.String(prep.image.ID),
+		ImageId:               aws.String(s.Image),
 		MinCount:              aws.Int32(1),
 		MaxCount:              aws.Int32(1),
-		InstanceType:          ec2types.InstanceType(a.InstanceType),
+		InstanceType:          ec2types.InstanceType(s.InstanceType),
 		NetworkInterfaces:     []ec2types.InstanceNetworkInterfaceSpecification{nic},
-		BlockDeviceMappings:   prep.devices,
-		DisableApiTermination: aws.Bool(a.TerminateProtection),
-		Monitoring:            &ec2types.RunInstancesMonitoringEnabled{Enabled: aws.Bool(a.DetailedMonitoring)},
-		EbsOptimized:          aws.Bool(a.EBSOptimized),
+		BlockDeviceMappings:   devices,
+		DisableApiTermination: aws.Bool(s.Flags.TerminateProtection),
+		Monitoring:            &ec2types.RunInstancesMonitoringEnabled{Enabled: aws.Bool(s.Flags.Monitoring)},
+		EbsOptimized:          aws.Bool(s.Flags.EBSOptimized),
 	}
-	if a.KeyPair != "" {
-		in.KeyName = aws.String(a.KeyPair)
+	if s.KeyPair != "" {
+		in.KeyName = aws.String(s.KeyPair)
 	}
-	if spec.UserData != "" {
-		in.UserData = aws.String(base64.StdEncoding.EncodeToString([]byte(spec.UserData)))
+	if s.UserData != "" {
+		in.UserData = aws.String(base64.StdEncoding.EncodeToString([]byte(s.UserData)))
 	}
-	if prep.profile != "" {
-		in.IamInstanceProfile = &ec2types.IamInstanceProfileSpecification{Name: aws.String(prep.profile)}
+	if s.Profile != "" {
+		in.IamInstanceProfile = &ec2types.IamInstanceProfileSpecification{Name: aws.String(s.Profile)}
 	}
-	hash := p.specHash(spec, prep, nodeName(p.clusterName(), n.ID))
-	tags := p.tags(spec.Cluster, n.ID, spec.Generation, hash)
+	tags := p.tags(ls.Cluster, ls.Node.ID, ls.Generation, s.Tag(), s.Tags)
 	in.TagSpecifications = []ec2types.TagSpecification{
 		{ResourceType: ec2types.ResourceTypeInstance, Tags: tags},
 		{ResourceType: ec2types.ResourceTypeNetworkInterface, Tags: tags},
 	}
-	if len(prep.devices) > 0 {
+	if len(devices) > 0 {
 		in.TagSpecifications = append(in.TagSpecifications, ec2types.TagSpecification{ResourceType: ec2types.ResourceTypeVolume, Tags: tags})
 	}
-	in.ClientToken = aws.String(p.clientToken(spec, hash))
+	in.ClientToken = aws.String(p.clientToken(ls, s.Hash()))
 	return in
 }
 
 func nodeName(cluster, node string) string { return cluster + "-" + node }
 
 // tags are the tags put on an instance and its volumes at launch:
-// ClusterName and Name as the original, aws.tags (ours win on a clash),
-// and the tool's own.
-func (p *ec2Provider) tags(cluster provider.ClusterID, node, generation, spec string) []ec2types.Tag {
+// ClusterName and Name as the original, the user's tags (the spec's, from
+// aws.tags; ours win on a clash), and the tool's own.
+func (p *ec2Provider) tags(cluster provider.ClusterID, node, generation, spec string, user []config.KeyValue) []ec2types.Tag {
 	own := []ec2types.Tag{
 		{Key: aws.String(provider.TagCluster), Value: aws.String(p.clusterName())},
 		{Key: aws.String(provider.TagName), Value: aws.String(nodeName(p.clusterName(), node))},
@@ -157,34 +131,12 @@ func (p *ec2Provider) tags(cluster provider.ClusterID, node, generation, spec st
 		taken[*t.Key] = true
 	}
 	out := own
-	for _, kv := range p.aws.Tags {
+	for _, kv := range user {
 		if !taken[kv.Key] {
 			out = append(out, ec2types.Tag{Key: aws.String(kv.Key), Value: aws.String(kv.Value)})
 		}
 	}
 	return append(out, tool...)
-}
-
-// specHash hashes what defines a node's server: image, type, user data,
-// volumes (without the snapshot they start from: data, not definition),
-// network, security groups, profile, key pair, flags and the user's tags.
-func (p *ec2Provider) specHash(spec provider.LaunchSpec, prep *prepared, name string) string {
-	var vols []string
-	for _, d := range prep.devices {
-		v := aws.ToString(d.DeviceName) + "=" + aws.ToString(d.VirtualName)
-		if e := d.Ebs; e != nil {
-			v += fmt.Sprintf(":%d:%s:%d:%d:%t", aws.ToInt32(e.VolumeSize), e.VolumeType, aws.ToInt32(e.Iops), aws.ToInt32(e.Throughput), aws.ToBool(e.DeleteOnTermination))
-		}
-		vols = append(vols, v)
-	}
-	userTags, _ := json.Marshal(p.aws.Tags)
-	a := p.aws
-	return provider.SpecHash(
-		prep.image.ID, a.InstanceType, spec.UserData, strings.Join(vols, ","),
-		spec.Node.Subnet, spec.Node.IP, strings.Join(a.SecurityGroups, ","), prep.profile, a.KeyPair,
-		strconv.FormatBool(a.TerminateProtection), strconv.FormatBool(a.DetailedMonitoring), strconv.FormatBool(a.EBSOptimized),
-		string(userTags), name,
-	)
 }
 
 // clientToken is the RunInstances idempotency token: cluster, node and
@@ -198,8 +150,8 @@ func (p *ec2Provider) specHash(spec provider.LaunchSpec, prep *prepared, name st
 // return the dead instance. Across runs, the tags at launch make the
 // instance visible to the next run's DescribeInstances instead. EC2 takes
 // at most 64 ASCII characters.
-func (p *ec2Provider) clientToken(spec provider.LaunchSpec, hash string) string {
-	t := provider.SpecHash(spec.Cluster.Name, spec.Cluster.Env, spec.Node.ID, hash, p.nonce)
+func (p *ec2Provider) clientToken(ls provider.LaunchSpec, hash string) string {
+	t := provider.SpecHash(ls.Cluster.Name, ls.Cluster.Env, ls.Node.ID, hash, p.nonce)
 	return "cc-" + t + "-" + p.nonce
 }
 

@@ -8,7 +8,6 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/ec2"
 	ec2types "github.com/aws/aws-sdk-go-v2/service/ec2/types"
 
-	"github.com/cloud-compose/cloud-compose-go/internal/config"
 	"github.com/cloud-compose/cloud-compose-go/internal/provider"
 )
 
@@ -60,12 +59,6 @@ func (p *ec2Provider) Instances(ctx context.Context, cluster provider.ClusterID)
 			out = append(out, inst)
 		}
 	}
-	p.mu.Lock()
-	p.observed = map[string]provider.Instance{}
-	for _, i := range out {
-		p.observed[i.ID] = i
-	}
-	p.mu.Unlock()
 	return out, nil
 }
 
@@ -97,16 +90,4 @@ func toInstance(cluster string, i ec2types.Instance) provider.Instance {
 		}
 	}
 	return inst
-}
-
-// nodesToLaunch returns the configured nodes that have no live instance —
-// the nodes `up` launches — by the engine's own matcher (provider.MatchNode).
-func nodesToLaunch(nodes []config.Node, observed []provider.Instance) []config.Node {
-	var out []config.Node
-	for _, n := range nodes {
-		if provider.MatchNode(observed, n).Live == nil {
-			out = append(out, n)
-		}
-	}
-	return out
 }

@@ -15,7 +15,6 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/autoscaling"
 	"github.com/aws/aws-sdk-go-v2/service/cloudwatchlogs"
 	"github.com/aws/aws-sdk-go-v2/service/ec2"
-	ec2types "github.com/aws/aws-sdk-go-v2/service/ec2/types"
 	"github.com/aws/aws-sdk-go-v2/service/iam"
 	"github.com/aws/smithy-go"
 	"github.com/aws/smithy-go/middleware"
@@ -54,6 +53,7 @@ var _ provider.Provider = (*ec2Provider)(nil)
 var _ provider.GroupProvider = (*ec2Provider)(nil)
 var _ provider.Cleaner = (*ec2Provider)(nil)
 var _ provider.Ensurer = (*ec2Provider)(nil)
+var _ provider.UserDataReader = (*ec2Provider)(nil)
 
 // ec2Provider runs a cluster on EC2.
 type ec2Provider struct {
@@ -72,12 +72,11 @@ type ec2Provider struct {
 	// nonce makes client tokens unique per run (see clientToken).
 	nonce string
 
-	logMu    sync.Mutex
-	mu       sync.Mutex
-	prepared *prepared
-	observed map[string]provider.Instance // by instance id, from the last Instances
+	logMu sync.Mutex
 
-	// The cluster's network (network.go), looked up at most once.
+	// The cluster's network (network.go), looked up at most once: a pure
+	// memo of lookups (configured subnets, their VPCs), never state that
+	// changes what a call does — the provider keeps nothing between calls.
 	netMu   sync.Mutex
 	subnets map[string]subnet // configured subnets that exist; nil until looked up
 	vpcOf   map[string]string // configured subnet -> VPC, as far as known
@@ -86,16 +85,6 @@ type ec2Provider struct {
 	ensureMu  sync.Mutex
 	ensured   bool
 	ensureErr error
-}
-
-// prepared is what Prepare resolved for launches.
-type prepared struct {
-	image       provider.Image
-	devices     []ec2types.BlockDeviceMapping
-	profile     string                 // instance profile name, "" for none
-	holders     map[string]string      // node IP -> what holds it
-	checkedIPs  map[string]bool        // node IPs whose holder was looked up
-	launchNodes map[string]config.Node // nodes Prepare expects to be launched
 }
 
 // hooks lets tests (and the benchmark) attach SDK middleware to every

@@ -47,7 +47,8 @@ func (p *ec2Provider) Terminate(ctx context.Context, ids []string, force bool) e
 	if len(ids) == 0 {
 		return nil
 	}
-	if err := p.refuseForeign(ctx, ids); err != nil {
+	known, err := p.refuseForeign(ctx, ids)
+	if err != nil {
 		return err
 	}
 	var mu sync.Mutex
@@ -96,16 +97,14 @@ func (p *ec2Provider) Terminate(ctx context.Context, ids []string, force bool) e
 		if len(protected) > 0 {
 			sort.Strings(protected)
 			pe := &provider.ProtectedError{}
-			p.mu.Lock()
 			for _, id := range protected {
-				in, ok := p.observed[id]
+				in, ok := known[id]
 				if !ok {
 					in = provider.Instance{ID: id}
 				}
 				in.Protected = true
 				pe.Instances = append(pe.Instances, in)
 			}
-			p.mu.Unlock()
 			return pe
 		}
 	}
@@ -191,45 +190,37 @@ func (p *ec2Provider) describeByID(ctx context.Context, ids []string) ([]ec2type
 
 // refuseForeign is the second line of defence behind the engine, which
 // never asks: it fails, before anything is done, when any id is an
-// instance outside the cluster's network. Ids the last Instances call
-// returned are known; others are looked up (one DescribeInstances).
-func (p *ec2Provider) refuseForeign(ctx context.Context, ids []string) error {
-	var foreign []string
-	var unknown []string
-	p.mu.Lock()
-	for _, id := range ids {
-		in, ok := p.observed[id]
-		switch {
-		case !ok:
-			unknown = append(unknown, id)
-		case in.Foreign != "":
-			foreign = append(foreign, id+" ("+in.Foreign+")")
-		}
+// instance outside the cluster's network. It looks the instances up
+// (one DescribeInstances; the provider keeps no earlier answer) and
+// returns those EC2 still lists, by id.
+func (p *ec2Provider) refuseForeign(ctx context.Context, ids []string) (map[string]provider.Instance, error) {
+	raw, err := p.describeByID(ctx, ids)
+	if err != nil {
+		return nil, err
 	}
-	p.mu.Unlock()
-	if len(unknown) > 0 {
-		raw, err := p.describeByID(ctx, unknown)
-		if err != nil {
-			return err
+	seen := map[string]string{}
+	for _, i := range raw {
+		seen[aws.ToString(i.SubnetId)] = aws.ToString(i.VpcId)
+	}
+	vpcs, err := p.clusterVPCs(ctx, seen)
+	if err != nil {
+		return nil, err
+	}
+	known := make(map[string]provider.Instance, len(raw))
+	var foreign []string
+	for _, i := range raw {
+		known[aws.ToString(i.InstanceId)] = toInstance(p.clusterName(), i)
+		if i.State != nil && i.State.Name == ec2types.InstanceStateNameTerminated {
+			continue // gone: terminating it again does nothing
 		}
-		seen := map[string]string{}
-		for _, i := range raw {
-			seen[aws.ToString(i.SubnetId)] = aws.ToString(i.VpcId)
-		}
-		vpcs, err := p.clusterVPCs(ctx, seen)
-		if err != nil {
-			return err
-		}
-		for _, i := range raw {
-			if v := aws.ToString(i.VpcId); !vpcs[v] {
-				foreign = append(foreign, aws.ToString(i.InstanceId)+" ("+v+")")
-			}
+		if v := aws.ToString(i.VpcId); !vpcs[v] {
+			foreign = append(foreign, aws.ToString(i.InstanceId)+" ("+v+")")
 		}
 	}
 	if len(foreign) == 0 {
-		return nil
+		return known, nil
 	}
 	sort.Strings(foreign)
-	return fmt.Errorf("%w: refusing to terminate %s: outside the VPCs of the cluster's subnets, so another project's instance that carries the same cluster name; nothing was terminated",
+	return nil, fmt.Errorf("%w: refusing to terminate %s: outside the VPCs of the cluster's subnets, so another project's instance that carries the same cluster name; nothing was terminated",
 		ErrForeign, strings.Join(foreign, ", "))
 }

@@ -2,7 +2,6 @@ package aws
 
 import (
 	"context"
-	"fmt"
 	"strconv"
 	"strings"
 	"time"
@@ -132,38 +131,30 @@ func (p *ec2Provider) checkVolumes() error {
 	return nil
 }
 
-// blockDevices builds the block device map: nfs volumes left out,
-// ephemeral volumes by virtual name, EBS volumes with the snapshot chosen
-// by findSnapshots. snapshots maps a volume index to its snapshot id.
-func (p *ec2Provider) blockDevices(rootDevice string, snapshots map[int]string) []ec2types.BlockDeviceMapping {
+// blockDevices builds the block device map of a spec's volumes: ephemeral
+// volumes by virtual name, EBS volumes with the snapshot they start from.
+func blockDevices(vols []provider.VolumeSpec) []ec2types.BlockDeviceMapping {
 	var out []ec2types.BlockDeviceMapping
-	for _, v := range p.aws.Volumes {
-		if isNFS(v) {
-			continue
-		}
+	for _, v := range vols {
 		if v.Ephemeral {
-			out = append(out, ec2types.BlockDeviceMapping{DeviceName: aws.String(v.Block), VirtualName: aws.String(v.Name)})
+			out = append(out, ec2types.BlockDeviceMapping{DeviceName: aws.String(v.Device), VirtualName: aws.String(v.Name)})
 			continue
-		}
-		dev := v.Block
-		if dev == "" {
-			dev = rootDevice
 		}
 		ebs := &ec2types.EbsBlockDevice{
 			VolumeSize:          aws.Int32(int32(v.SizeGB)),
 			DeleteOnTermination: aws.Bool(v.DeleteOnTermination),
 			VolumeType:          ec2types.VolumeType(v.Type),
 		}
-		if iops := volumeIOPS(v); iops > 0 && limits[v.Type].maxIOPS > 0 {
-			ebs.Iops = aws.Int32(int32(iops))
+		if v.IOPS > 0 {
+			ebs.Iops = aws.Int32(int32(v.IOPS))
 		}
 		if v.Throughput > 0 {
 			ebs.Throughput = aws.Int32(int32(v.Throughput))
 		}
-		if id := snapshots[v.Index]; id != "" {
-			ebs.SnapshotId = aws.String(id)
+		if v.Snapshot != "" {
+			ebs.SnapshotId = aws.String(v.Snapshot)
 		}
-		out = append(out, ec2types.BlockDeviceMapping{DeviceName: aws.String(dev), Ebs: ebs})
+		out = append(out, ec2types.BlockDeviceMapping{DeviceName: aws.String(v.Device), Ebs: ebs})
 	}
 	return out
 }
@@ -183,10 +174,12 @@ func (p *ec2Provider) needsRootDevice() bool {
 // else the newest completed snapshot tagged ClusterName=<cluster> (or
 // --snapshot-cluster) and DeviceName=<device> started at or before the
 // snapshot time — all devices in one paginated DescribeSnapshots. With
-// vpcs, a snapshot tagged with another VPC (TagVPC) is a same-named
-// cluster's elsewhere and never restored; one without the tag (made by the
-// Python original or an older version) cannot tell and is taken.
-func (p *ec2Provider) findSnapshots(ctx context.Context, rootDevice, cluster string, at time.Time, vpcs map[string]bool) (map[int]string, error) {
+// vpcs (the cluster's own network), a snapshot tagged with another VPC
+// (TagVPC) is a same-named cluster's elsewhere and never restored; one
+// without the tag (made by the Python original or an older version) cannot
+// tell and is taken. vpcs is asked only when a snapshot carries the tag,
+// so a cluster without such snapshots pays no network lookup.
+func (p *ec2Provider) findSnapshots(ctx context.Context, rootDevice, cluster string, at time.Time, vpcs func(context.Context) (map[string]bool, error)) (map[int]string, error) {
 	out := map[int]string{}
 	want := map[string][]int{} // device -> volume indexes
 	var devices []string
@@ -215,6 +208,8 @@ func (p *ec2Provider) findSnapshots(ctx context.Context, rootDevice, cluster str
 		start time.Time
 	}
 	best := map[string]pick{}
+	var own map[string]bool // vpcs' answer, once asked
+	asked := false
 	pages := ec2.NewDescribeSnapshotsPaginator(p.ec2, &ec2.DescribeSnapshotsInput{
 		Filters: []ec2types.Filter{
 			filter("status", "completed"),
@@ -238,7 +233,14 @@ func (p *ec2Provider) findSnapshots(ctx context.Context, rootDevice, cluster str
 					vpc = aws.ToString(t.Value)
 				}
 			}
-			if vpcs != nil && vpc != "" && !vpcs[vpc] {
+			if vpcs != nil && vpc != "" && !asked {
+				v, err := vpcs(ctx)
+				if err != nil {
+					return nil, err
+				}
+				own, asked = v, true
+			}
+			if vpcs != nil && vpc != "" && !own[vpc] {
 				p.logf("not restoring snapshot %s: it is of a cluster named %s in %s, outside this cluster's network", aws.ToString(s.SnapshotId), cluster, vpc)
 				continue
 			}
@@ -263,39 +265,3 @@ func (p *ec2Provider) findSnapshots(ctx context.Context, rootDevice, cluster str
 }
 
 func start(t time.Time) string { return t.Local().Format("2006-01-02 15:04:05 MST") }
-
-// writeSnapshots writes each chosen snapshot id into the volume's entry in
-// the template data (when the volume names none), so templates skip mkfs.
-func writeSnapshots(data *config.Mapping, snapshots map[int]string) error {
-	if len(snapshots) == 0 {
-		return nil
-	}
-	awsMap := subMapping(data, "aws")
-	v, _ := awsMap.Get("volumes")
-	vols, _ := v.([]any)
-	for i, id := range snapshots {
-		if i >= len(vols) {
-			return fmt.Errorf("template data has no aws.volumes[%d]", i)
-		}
-		vm, ok := vols[i].(*config.Mapping)
-		if !ok {
-			return fmt.Errorf("template data aws.volumes[%d] is not a mapping", i)
-		}
-		if !vm.Has("snapshot") {
-			vm.Set("snapshot", id)
-		}
-	}
-	return nil
-}
-
-// subMapping returns data[key] as a mapping, creating it when missing.
-func subMapping(data *config.Mapping, key string) *config.Mapping {
-	if v, ok := data.Get(key); ok {
-		if m, ok := v.(*config.Mapping); ok {
-			return m
-		}
-	}
-	m := config.NewMapping()
-	data.Set(key, m)
-	return m
-}

@@ -1,0 +1,189 @@
+package aws
+
+import (
+	"context"
+	"errors"
+	"strconv"
+	"sync"
+
+	ec2types "github.com/aws/aws-sdk-go-v2/service/ec2/types"
+
+	"github.com/cloud-compose/cloud-compose-go/internal/config"
+	"github.com/cloud-compose/cloud-compose-go/internal/provider"
+)
+
+// Resolve looks up what the specs need and returns it as a value: the
+// image (aws.ami as an id, else the newest image with that Name tag, the
+// image the cluster runs winning unless --upgrade-image), with its root
+// device when a volume takes it; the snapshot each EBS volume starts from;
+// the instance profile's name. It keeps nothing and creates nothing (the
+// profile and the log group are made by Ensure).
+//
+// With opts.Check and something to launch (opts.Launch, or the group in
+// ASG mode) it also checks what can be checked before the first launch:
+// the configured subnets exist, every node IP lies inside its subnet and
+// is not reserved, every elastic IP exists and is free, the image exists.
+// Wrong config values are one *config.Error with file:line. A node whose
+// IP something else holds is not an error of the whole run: it goes into
+// Resolution.Blocked as an *provider.IPInUseError, and the others launch.
+//
+// Without Check (plan) it makes at most two calls — the image and the
+// snapshots — and on a converged cluster whose image is an id, or whose
+// running image wins, and no volume takes the image's root device, none
+// for the image.
+func (p *ec2Provider) Resolve(ctx context.Context, cluster provider.ClusterID, observed []provider.Instance, opts provider.ResolveOptions) (provider.Resolution, error) {
+	var res provider.Resolution
+	// Everything that can be checked without AWS, before any call.
+	var probs []config.Problem
+	if err := p.checkVolumes(); err != nil {
+		var ce *config.Error
+		if errors.As(err, &ce) {
+			probs = append(probs, ce.Problems...)
+		}
+	}
+	probs = append(probs, p.checkLogging()...)
+	probs = append(probs, p.checkLaunchConfig()...)
+	if len(probs) > 0 {
+		return res, &config.Error{Problems: probs}
+	}
+
+	launch := map[string]config.Node{}
+	if !p.GroupMode() {
+		for _, n := range opts.Launch {
+			launch[n.ID] = n
+		}
+	}
+	check := opts.Check && (p.GroupMode() || len(launch) > 0)
+
+	// Independent lookups run concurrently: they are latency, not load.
+	// Only the snapshots wait for the image (its root device).
+	var (
+		wg        sync.WaitGroup
+		mu        sync.Mutex
+		errs      []error
+		image     provider.Image
+		how       string
+		snapshots map[int]string
+		subnets   map[string]subnet
+		eips      map[string]ec2types.Address
+		holders   map[string]string
+	)
+	run := func(fn func() error) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := fn(); err != nil {
+				mu.Lock()
+				errs = append(errs, err)
+				mu.Unlock()
+			}
+		}()
+	}
+	if check {
+		run(func() (err error) {
+			subnets, err = p.lookupSubnets(ctx)
+			return err
+		})
+		if !p.GroupMode() {
+			run(func() (err error) {
+				holders, err = p.launchIPHolders(ctx, launch, observed)
+				return err
+			})
+			run(func() (err error) {
+				eips, err = p.lookupEIPs(ctx, launch)
+				return err
+			})
+		}
+	}
+	run(func() error {
+		var err error
+		image, how, err = p.resolveImage(ctx, p.aws.AMI, observed, opts.UpgradeImage)
+		if err != nil {
+			return err
+		}
+		if image.Name != "" {
+			p.logf("ami %s resolves to %s %s", image.Name, image.ID, how)
+		}
+		// The root device is part of the spec of a volume without `block`;
+		// a launch also needs to know the image exists.
+		if p.needsRootDevice() || (check && !hasImageDetails(image)) {
+			if err := p.rootDevice(ctx, &image); err != nil {
+				return err
+			}
+		}
+		if !opts.UseSnapshots {
+			return nil
+		}
+		// This cluster's own snapshots come from its own network only;
+		// --snapshot-cluster names another cluster's on purpose.
+		name := opts.SnapshotCluster
+		var vpcs func(context.Context) (map[string]bool, error)
+		if name == "" {
+			name = p.clusterName()
+			vpcs = func(ctx context.Context) (map[string]bool, error) { return p.clusterVPCs(ctx, nil) }
+		}
+		snapshots, err = p.findSnapshots(ctx, image.RootDevice, name, opts.SnapshotTime, vpcs)
+		return err
+	})
+	wg.Wait()
+	if err := errors.Join(errs...); err != nil {
+		return res, err
+	}
+	if check {
+		probs = p.checkNetwork(subnets)
+		eipProbs, eipErrs := p.checkEIPs(launch, eips, observed)
+		probs = append(probs, eipProbs...)
+		if len(probs) > 0 {
+			return res, errors.Join(append([]error{&config.Error{Problems: probs}}, eipErrs...)...)
+		}
+		if err := errors.Join(eipErrs...); err != nil {
+			return res, err
+		}
+	}
+	res.Image, res.ImageHow = image, how
+	if len(snapshots) > 0 {
+		res.Snapshots = make(map[int]provider.SnapshotChoice, len(snapshots))
+		for i, id := range snapshots {
+			res.Snapshots[i] = provider.SnapshotChoice{Newest: id}
+		}
+	}
+	if p.aws.InstancePolicy != "" {
+		res.Profile = p.profileName() // made by Ensure
+	}
+	for _, n := range opts.Launch {
+		if h := holders[n.IP]; n.IP != "" && h != "" {
+			if res.Blocked == nil {
+				res.Blocked = map[string]error{}
+			}
+			res.Blocked[n.ID] = &provider.IPInUseError{IP: n.IP, Holder: h}
+		}
+	}
+	return res, nil
+}
+
+// hasImageDetails reports whether the image was looked up (it has a root
+// device), so its existence is known before the launch.
+func hasImageDetails(img provider.Image) bool { return img.RootDevice != "" }
+
+// checkLaunchConfig checks the keys a launch needs.
+func (p *ec2Provider) checkLaunchConfig() []config.Problem {
+	var probs []config.Problem
+	if p.aws.AMI == "" {
+		probs = append(probs, p.cluster.Problem([]string{"aws", "ami"}, "is required: an image id (ami-…) or the Name tag of images"))
+	}
+	if len(p.aws.SecurityGroups) == 0 {
+		probs = append(probs, p.cluster.Problem([]string{"aws", "security_groups"}, "is required: the security group ids for the instances"))
+	}
+	if p.GroupMode() {
+		if len(p.aws.ASG.Subnets) == 0 {
+			probs = append(probs, p.cluster.Problem([]string{"aws", "asg", "subnets"}, "is required: at least one subnet"))
+		}
+		return probs
+	}
+	for _, n := range p.aws.Nodes {
+		if n.Subnet == "" {
+			probs = append(probs, p.cluster.Problem([]string{"aws", "nodes", strconv.Itoa(n.Index), "subnet"}, "node %s needs a subnet", n.ID))
+		}
+	}
+	return probs
+}
