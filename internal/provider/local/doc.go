@@ -7,8 +7,12 @@
 // PR_SET_CHILD_SUBREAPER, the whole of 127/8 routed to loopback).
 //
 // It must not know YAML or the engine: it gets a typed config.Cluster and
-// implements provider.Provider plus Cleaner, Snapshotter, LogReader and
-// Watcher.
+// implements provider.Provider plus Cleaner, Snapshotter, LogReader,
+// Watcher and UserDataReader. Resolve reads the store and keeps nothing;
+// Spec is pure; Launch makes exactly the spec it is given (image by id,
+// volumes restored from the spec's snapshots, the spec's environment and
+// boot script) and keeps that spec in the instance's record while the
+// instance lives (Instance.LaunchedSpec), for field-level plan reasons.
 //
 // What a node sees: a supervisor and the node's processes do not keep the
 // caller's environment (AWS_* credentials and the like would live as long
@@ -26,7 +30,7 @@
 //
 // Layout of the store directory:
 //
-//	state.db                 bbolt: instances, volumes, images, snapshots
+//	state.db                 bbolt: instances (each with its launch spec while it lives), volumes, images, snapshots
 //	instances/<id>/root/     the node's root (seeded from the image), cwd of the boot script
 //	instances/<id>/user-data the rendered boot script, removed at termination
 //	instances/<id>/log       boot script and supervisor output

@@ -112,31 +112,63 @@ func (h *harness) open(c *config.Cluster, grace time.Duration) *localProvider {
 	return p.(*localProvider)
 }
 
-func specFor(c *config.Cluster, n config.Node, script string) provider.LaunchSpec {
-	return provider.LaunchSpec{Cluster: provider.ClusterID{Name: c.Name}, Node: n, UserData: script,
-		Env: []config.KeyValue{{Key: "GREETING", Value: "hello"}}, Generation: "g1"}
-}
+// greeting is the `environment:` the tests' nodes get.
+var greeting = []config.KeyValue{{Key: "GREETING", Value: "hello"}}
 
-// up launches every node of c at once, as the engine does, and waits
-// until they run.
-func up(ctx context.Context, t *testing.T, p *localProvider, c *config.Cluster, script string, opts provider.UpOptions) []provider.Instance {
+// resolve resolves c as the engine does before a launch: observed
+// instances, then Resolve, without checks.
+func resolve(ctx context.Context, t *testing.T, p *localProvider, c *config.Cluster, opts provider.UpOptions) provider.Resolution {
 	t.Helper()
-	observed, err := p.Instances(ctx, provider.ClusterID{Name: c.Name})
+	id := provider.ClusterID{Name: c.Name}
+	observed, err := p.Instances(ctx, id)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := p.Prepare(ctx, c.Data.Clone(), observed, opts); err != nil {
+	res, err := p.Resolve(ctx, id, observed, provider.ResolveOptions{UpOptions: opts})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return res
+}
+
+// launchSpec is node n's launch spec from res, as the engine builds it.
+func launchSpec(p *localProvider, c *config.Cluster, res provider.Resolution, n config.Node, script string) provider.LaunchSpec {
+	return provider.LaunchSpec{Cluster: provider.ClusterID{Name: c.Name}, Node: n,
+		Spec: p.Spec(n, res, script, greeting), Generation: "g1"}
+}
+
+// specFor resolves c and returns node n's launch spec for script.
+func specFor(t *testing.T, p *localProvider, c *config.Cluster, n config.Node, script string) provider.LaunchSpec {
+	t.Helper()
+	return launchSpec(p, c, resolve(context.Background(), t, p, c, provider.UpOptions{}), n, script)
+}
+
+// up launches every node of c at once, as the engine does (resolve with
+// the checks, a spec per node, launch), and waits until they run.
+func up(ctx context.Context, t *testing.T, p *localProvider, c *config.Cluster, script string, opts provider.UpOptions) []provider.Instance {
+	t.Helper()
+	id := provider.ClusterID{Name: c.Name}
+	observed, err := p.Instances(ctx, id)
+	if err != nil {
 		t.Fatal(err)
 	}
 	nodes := c.Nodes()
+	res, err := p.Resolve(ctx, id, observed, provider.ResolveOptions{UpOptions: opts, Launch: nodes, Check: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(res.Blocked) > 0 {
+		t.Fatalf("Resolve blocked nodes: %v", res.Blocked)
+	}
 	out := make([]provider.Instance, len(nodes))
 	errs := make([]error, len(nodes))
 	var wg sync.WaitGroup
 	for i, n := range nodes {
+		ls := launchSpec(p, c, res, n, script)
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			out[i], errs[i] = p.Launch(ctx, specFor(c, n, script))
+			out[i], errs[i] = p.Launch(ctx, ls)
 		}()
 	}
 	wg.Wait()

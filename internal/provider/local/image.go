@@ -112,13 +112,14 @@ func sortImages(recs []imageRecord) {
 // resolveImage applies the EC2 rule: an id is used as is; a name resolves
 // to the image of that name the cluster already runs (running is the
 // image id of each observed instance), unless upgrade, else to the newest.
-func resolveImage(t *txn, ref string, running []string, upgrade bool) (imageRecord, error) {
+// how says how a name was resolved, for messages ("" for an id).
+func resolveImage(t *txn, ref string, running []string, upgrade bool) (img imageRecord, how string, err error) {
 	if ref == "" || ref == EmptyImage || ref == emptyImageID {
-		return builtinEmpty, nil
+		return builtinEmpty, "", nil
 	}
 	recs, err := each[imageRecord](t, bucketImages)
 	if err != nil {
-		return imageRecord{}, err
+		return imageRecord{}, "", err
 	}
 	byID := map[string]imageRecord{}
 	var named []imageRecord
@@ -129,20 +130,36 @@ func resolveImage(t *txn, ref string, running []string, upgrade bool) (imageReco
 		}
 	}
 	if r, ok := byID[ref]; ok {
-		return r, nil
+		return r, "", nil
 	}
 	if len(named) == 0 {
-		return imageRecord{}, fmt.Errorf("%w: no image named or with id %q in the local store (only the built-in %q needs no import)", ErrNoImage, ref, EmptyImage)
+		return imageRecord{}, "", fmt.Errorf("%w: no image named or with id %q in the local store (only the built-in %q needs no import)", ErrNoImage, ref, EmptyImage)
 	}
 	if !upgrade {
 		for _, id := range running {
 			if r, ok := byID[id]; ok && r.Name == ref {
-				return r, nil
+				return r, "(the image the cluster runs)", nil
 			}
 		}
 	}
 	sortImages(named)
-	return named[0], nil
+	return named[0], "(newest, imported " + named[0].Created.Format(time.RFC3339) + ")", nil
+}
+
+// imageByID returns the image a launch spec names, from the store.
+func imageByID(t *txn, id string) (imageRecord, error) {
+	if id == emptyImageID {
+		return builtinEmpty, nil
+	}
+	var r imageRecord
+	ok, err := t.get(bucketImages, id, &r)
+	if err != nil {
+		return imageRecord{}, err
+	}
+	if !ok {
+		return imageRecord{}, fmt.Errorf("%w: no image with id %q in the local store", ErrNoImage, id)
+	}
+	return r, nil
 }
 
 func randSuffix() string { return newID("x")[2:10] }

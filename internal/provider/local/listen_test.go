@@ -9,6 +9,8 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+
+	"github.com/cloud-compose/cloud-compose-go/internal/provider"
 )
 
 func TestParseProcAddr(t *testing.T) {
@@ -110,7 +112,7 @@ func TestIntegrationLaunchRefusesHeldHealthAddress(t *testing.T) {
         ip: %s
 `, tc.name, port, h.ip(0)))
 			p := h.open(c, 0)
-			_, err = p.Launch(ctx, specFor(c, c.Nodes()[0], h.demoScript()))
+			_, err = p.Launch(ctx, specFor(t, p, c, c.Nodes()[0], h.demoScript()))
 			var inUse *AddressInUseError
 			if !errors.As(err, &inUse) || !errors.Is(err, ErrAddressInUse) {
 				t.Fatalf("Launch = %v, want an AddressInUseError", err)
@@ -122,7 +124,7 @@ func TestIntegrationLaunchRefusesHeldHealthAddress(t *testing.T) {
 				}
 			}
 			t.Logf("%s", msg)
-			in, err := p.Instances(ctx, specFor(c, c.Nodes()[0], "").Cluster)
+			in, err := p.Instances(ctx, provider.ClusterID{Name: c.Name})
 			if err != nil || len(in) != 0 {
 				t.Errorf("instances after the refused launch: %+v, %v", in, err)
 			}

@@ -13,6 +13,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/google/go-cmp/cmp"
+
 	"github.com/cloud-compose/cloud-compose-go/internal/config"
 	"github.com/cloud-compose/cloud-compose-go/internal/provider"
 )
@@ -68,6 +70,36 @@ func TestIntegrationClusterLifecycle(t *testing.T) {
 		}
 	}
 
+	// Instances returns the spec each instance was launched with, as
+	// launched; a desired spec with another environment value differs in
+	// that key only, and never shows the values.
+	res := resolve(ctx, t, p, c, provider.UpOptions{})
+	for i, in := range observed {
+		n := c.Nodes()[i]
+		want := launchSpec(p, c, res, n, h.demoScript()).Spec
+		if in.LaunchedSpec == nil {
+			t.Fatalf("instance %d: no LaunchedSpec", i)
+		}
+		if diff := cmp.Diff(want, *in.LaunchedSpec); diff != "" {
+			t.Errorf("instance %d: LaunchedSpec differs from the launched spec (-launched +returned):\n%s", i, diff)
+		}
+		if in.Spec != want.Tag() || in.LaunchedSpec.Hash() != want.Hash() {
+			t.Errorf("instance %d: spec tag %s, hash %s; want %s, %s", i, in.Spec, in.LaunchedSpec.Hash(), want.Tag(), want.Hash())
+		}
+		if ch := provider.Changes(in, want); len(ch) != 0 {
+			t.Errorf("instance %d: changes against its own spec: %v", i, ch)
+		}
+		other := p.Spec(n, res, h.demoScript(), []config.KeyValue{{Key: "GREETING", Value: "bonjour"}})
+		ch := provider.Changes(in, other)
+		if len(ch) != 1 || ch[0] != (provider.Change{Field: "env[GREETING]"}) {
+			t.Errorf("instance %d: changes for another GREETING = %v, want env[GREETING] changed, no values", i, ch)
+		}
+		ud, err := p.UserData(ctx, in.ID)
+		if err != nil || ud != h.demoScript() {
+			t.Errorf("instance %d: UserData = %q, %v; want the boot script", i, ud, err)
+		}
+	}
+
 	// The boot script saw its variables, root, mounts and environment.
 	var log bytes.Buffer
 	if err := p.Logs(ctx, insts[1].ID, &log, false, -1); err != nil {
@@ -89,7 +121,7 @@ func TestIntegrationClusterLifecycle(t *testing.T) {
 	}
 
 	// Launching again with the same spec returns the same instance.
-	again, err := p.Launch(ctx, specFor(c, c.Nodes()[0], h.demoScript()))
+	again, err := p.Launch(ctx, specFor(t, p, c, c.Nodes()[0], h.demoScript()))
 	if err != nil || again.ID != insts[0].ID {
 		t.Fatalf("relaunch = %s, %v; want the running %s", again.ID, err, insts[0].ID)
 	}
@@ -123,6 +155,15 @@ func TestIntegrationClusterLifecycle(t *testing.T) {
 	observed, err = p.Instances(ctx, id)
 	if err != nil || len(observed) != 0 {
 		t.Fatalf("Instances after termination = %v, %v; want none", observed, err)
+	}
+	// The launch spec (boot script, environment values) went with them.
+	for _, in := range insts {
+		if r, err := p.record(ctx, in.ID); err != nil || r.LaunchedSpec != nil {
+			t.Errorf("record of terminated %s keeps its launch spec (%v)", in.ID, err)
+		}
+		if _, err := p.UserData(ctx, in.ID); !errors.Is(err, ErrNoUserData) {
+			t.Errorf("UserData of terminated %s = %v, want ErrNoUserData", in.ID, err)
+		}
 	}
 	for _, in := range insts {
 		vols := volumeDirs(t, p, in.ID)
@@ -304,11 +345,11 @@ for i in 1 2 3 4 5; do echo "line $i of node $NODE_ID"; sleep 0.05; done
 [ "$NODE_ID" = 1 ] && exit 0
 exit 3
 `
-	n1, err := p.Launch(ctx, specFor(c, c.Nodes()[0], script))
+	n1, err := p.Launch(ctx, specFor(t, p, c, c.Nodes()[0], script))
 	if err != nil {
 		t.Fatal(err)
 	}
-	n2, err := p.Launch(ctx, specFor(c, c.Nodes()[1], script))
+	n2, err := p.Launch(ctx, specFor(t, p, c, c.Nodes()[1], script))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -361,7 +402,7 @@ exit 3
 	}
 	// `up` treats them as gone: a launch replaces both.
 	for i, old := range []provider.Instance{n1, n2} {
-		in, err := p.Launch(ctx, specFor(c, c.Nodes()[i], "exec sleep 600\n"))
+		in, err := p.Launch(ctx, specFor(t, p, c, c.Nodes()[i], "exec sleep 600\n"))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -391,7 +432,7 @@ trap 'echo "got TERM, ignoring"' TERM
 setsid bash -c 'trap "" TERM; exec sleep 600' &
 while true; do sleep 0.05; done
 `
-	in, err := p.Launch(ctx, specFor(c, c.Nodes()[0], script))
+	in, err := p.Launch(ctx, specFor(t, p, c, c.Nodes()[0], script))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -447,25 +488,25 @@ func TestIntegrationAddresses(t *testing.T) {
 
 	a := h.cluster("a", 1, "")
 	pa := h.open(a, time.Second)
-	ina, err := pa.Launch(ctx, specFor(a, a.Nodes()[0], "exec sleep 600\n"))
+	ina, err := pa.Launch(ctx, specFor(t, pa, a, a.Nodes()[0], "exec sleep 600\n"))
 	if err != nil {
 		t.Fatal(err)
 	}
 	b := h.cluster("b", 1, "")
 	pb := h.open(b, time.Second)
-	_, err = pb.Launch(ctx, specFor(b, b.Nodes()[0], "exec sleep 600\n"))
+	_, err = pb.Launch(ctx, specFor(t, pb, b, b.Nodes()[0], "exec sleep 600\n"))
 	var ipe *provider.IPInUseError
 	if !errors.As(err, &ipe) || ipe.IP != h.ip(0) || !strings.Contains(ipe.Holder, ina.ID) || !strings.Contains(ipe.Holder, "cluster a") {
 		t.Fatalf("launch on a held IP = %v, want IPInUseError naming %s", err, ina.ID)
 	}
 	// A different spec for the same node of the same cluster is refused too.
-	_, err = pa.Launch(ctx, specFor(a, a.Nodes()[0], "exec sleep 601\n"))
+	_, err = pa.Launch(ctx, specFor(t, pa, a, a.Nodes()[0], "exec sleep 601\n"))
 	if !errors.As(err, &ipe) {
 		t.Fatalf("second instance of a node = %v, want IPInUseError", err)
 	}
 	n := a.Nodes()[0]
 	n.IP = "192.168.1.1"
-	if _, err := pa.Launch(ctx, specFor(a, n, "true\n")); !errors.Is(err, ErrNotLoopback) {
+	if _, err := pa.Launch(ctx, specFor(t, pa, a, n, "true\n")); !errors.Is(err, ErrNotLoopback) {
 		t.Fatalf("launch outside 127/8 = %v", err)
 	}
 	if err := pa.Terminate(ctx, []string{ina.ID}, true); err != nil {
@@ -487,6 +528,7 @@ func TestIntegrationConcurrentLaunches(t *testing.T) {
 	results := make([][]provider.Instance, 2)
 	errs := make([]error, 2)
 	for k, p := range []*localProvider{p1, p2} {
+		res := resolve(ctx, t, p, c, provider.UpOptions{})
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
@@ -496,7 +538,7 @@ func TestIntegrationConcurrentLaunches(t *testing.T) {
 				inner.Add(1)
 				go func() {
 					defer inner.Done()
-					in, err := p.Launch(ctx, specFor(c, n, h.demoScript()))
+					in, err := p.Launch(ctx, launchSpec(p, c, res, n, h.demoScript()))
 					if err != nil {
 						errs[k] = err
 					}
@@ -542,10 +584,7 @@ func TestIntegrationCancelledLaunch(t *testing.T) {
 	ctx := ctxT(t)
 	c := h.cluster("cancel", 1, "")
 	p := h.open(c, time.Second)
-	if err := p.Prepare(ctx, nil, nil, provider.UpOptions{}); err != nil {
-		t.Fatal(err)
-	}
-	spec := specFor(c, c.Nodes()[0], h.demoScript())
+	spec := specFor(t, p, c, c.Nodes()[0], h.demoScript())
 	// Cancel at different points of the launch; after each, a launch with
 	// a live context must end with exactly one healthy service.
 	for _, after := range []time.Duration{0, time.Millisecond, 3 * time.Millisecond, 10 * time.Millisecond, 30 * time.Millisecond} {

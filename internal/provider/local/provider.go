@@ -7,8 +7,6 @@ import (
 	"io"
 	"os"
 	"sort"
-	"strings"
-	"sync"
 	"syscall"
 	"time"
 
@@ -41,10 +39,6 @@ type localProvider struct {
 	store *store
 	grace time.Duration
 	log   io.Writer
-
-	mu       sync.Mutex
-	image    *imageRecord          // resolved by Prepare (or the first Launch)
-	restores map[string]restoreSet // volume name -> snapshots to restore new volumes from
 }
 
 var (
@@ -53,6 +47,8 @@ var (
 	_ provider.Snapshotter = (*localProvider)(nil)
 	_ provider.LogReader   = (*localProvider)(nil)
 	_ provider.Watcher     = (*localProvider)(nil)
+
+	_ provider.UserDataReader = (*localProvider)(nil)
 )
 
 func open(_ context.Context, c *config.Cluster, opts provider.Options) (provider.Provider, error) {
@@ -76,107 +72,6 @@ func open(_ context.Context, c *config.Cluster, opts provider.Options) (provider
 		p.log = io.Discard
 	}
 	return p, nil
-}
-
-// Prepare resolves the image (written into the template data as
-// local.image_id and local.image_name) and, for new volumes, the snapshots
-// to restore (written into local.volumes[i].snapshot, as the original did
-// for EC2).
-func (p *localProvider) Prepare(ctx context.Context, data *config.Mapping, observed []provider.Instance, opts provider.UpOptions) error {
-	running := make([]string, 0, len(observed))
-	for _, in := range observed {
-		running = append(running, in.Image)
-	}
-	var img imageRecord
-	restores := map[string]restoreSet{}
-	err := p.store.view(ctx, func(t *txn) error {
-		var err error
-		img, err = resolveImage(t, p.local.Image, running, opts.UpgradeImage)
-		if err != nil {
-			return err
-		}
-		snaps, err := each[snapshotRecord](t, bucketSnapshots)
-		if err != nil {
-			return err
-		}
-		from := p.cfg.Name
-		if opts.SnapshotCluster != "" {
-			from = opts.SnapshotCluster
-		}
-		for _, v := range p.local.Volumes {
-			if v.Snapshot != "" {
-				rs, err := explicitSnapshot(snaps, v.Snapshot)
-				if err != nil {
-					return fmt.Errorf("volume %s: %w", v.Name, err)
-				}
-				restores[v.Name] = rs
-				continue
-			}
-			if !opts.UseSnapshots {
-				continue
-			}
-			if rs, ok := findSnapshots(snaps, from, envOf(p.cfg), device(v), opts.SnapshotTime); ok {
-				restores[v.Name] = rs
-			}
-		}
-		return nil
-	})
-	if err != nil {
-		return err
-	}
-	p.mu.Lock()
-	p.image, p.restores = &img, restores
-	p.mu.Unlock()
-
-	if data == nil {
-		return nil
-	}
-	sec, _ := data.Get(Name)
-	lm, ok := sec.(*config.Mapping)
-	if !ok {
-		lm = config.NewMapping()
-		data.Set(Name, lm)
-	}
-	lm.Set("image_id", img.ID)
-	lm.Set("image_name", img.Name)
-	if vl, ok := lm.Get("volumes"); ok {
-		if list, ok := vl.([]any); ok {
-			for _, v := range p.local.Volumes {
-				rs, ok := restores[v.Name]
-				if !ok || v.Index >= len(list) {
-					continue
-				}
-				if vm, ok := list[v.Index].(*config.Mapping); ok {
-					vm.Set("snapshot", rs.newest)
-				}
-			}
-		}
-	}
-	return nil
-}
-
-// envOf is the environment whose snapshots Prepare restores. Records are
-// kept under LaunchSpec.Cluster.Env, but Prepare is given no ClusterID and
-// the engine has no environments yet, so this is the default one.
-func envOf(*config.Cluster) string { return "" }
-
-func (p *localProvider) resolved(ctx context.Context, cluster provider.ClusterID) (imageRecord, map[string]restoreSet, error) {
-	p.mu.Lock()
-	img, rs := p.image, p.restores
-	p.mu.Unlock()
-	if img != nil {
-		return *img, rs, nil
-	}
-	observed, err := p.Instances(ctx, cluster)
-	if err != nil {
-		return imageRecord{}, nil, err
-	}
-	if err := p.Prepare(ctx, nil, observed, provider.UpOptions{}); err != nil {
-		return imageRecord{}, nil, err
-	}
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	return *p.image, p.restores, nil
 }
 
 // Instances returns the cluster's instances that are not terminated, with
@@ -279,29 +174,15 @@ func (r *instanceRecord) instance() provider.Instance {
 	return provider.Instance{
 		ID: r.ID, NodeID: r.NodeID, State: st, IP: r.IP, Image: r.ImageID, Type: InstanceType,
 		Launched: r.Launched, Spec: r.Spec, Protected: r.Protected, ExitCode: code, Tags: tags,
-		Generation: r.Generation,
+		Generation: r.Generation, LaunchedSpec: r.LaunchedSpec,
 	}
 }
 
-// spec hashes everything that defines a local server.
-func (p *localProvider) spec(img imageRecord, ls provider.LaunchSpec) string {
-	var env, vols, tags []string
-	for _, kv := range ls.Env {
-		env = append(env, kv.Key+"="+kv.Value)
-	}
-	for _, v := range p.local.Volumes {
-		vols = append(vols, fmt.Sprintf("%s:%s:%s:%t", v.Name, v.Size, v.Mount, v.DeleteOnTermination))
-	}
-	for _, kv := range p.local.Tags {
-		tags = append(tags, kv.Key+"="+kv.Value)
-	}
-	return provider.SpecHash(Name, img.ID, ls.Node.IP, ls.UserData,
-		strings.Join(env, "\x00"), strings.Join(vols, "\x00"), strings.Join(tags, "\x00"))
-}
-
-func (p *localProvider) tags(ls provider.LaunchSpec, spec string) map[string]string {
+// tags are the instance's tags: the user's (from the spec), then the ones
+// every provider sets.
+func tags(ls provider.LaunchSpec, specTag string) map[string]string {
 	t := map[string]string{}
-	for _, kv := range p.local.Tags {
+	for _, kv := range ls.Spec.Tags {
 		t[kv.Key] = kv.Value
 	}
 	t[provider.TagCluster] = ls.Cluster.Name
@@ -313,25 +194,36 @@ func (p *localProvider) tags(ls provider.LaunchSpec, spec string) map[string]str
 	if ls.Generation != "" {
 		t[provider.TagGeneration] = ls.Generation
 	}
-	t[provider.TagSpec] = spec
+	t[provider.TagSpec] = specTag
 	return t
 }
 
-// Launch claims the node and its IP in one store transaction, then starts
-// the instance's supervisor and returns once the supervisor has taken over.
-// A live instance of the same node with the same spec is returned as is
-// (so a retried or concurrent launch never makes a second one); a dead
-// instance of the node (stopped, failed, or abandoned) is retired first,
-// releasing its kept volumes to the new instance.
+// ErrNoImageInSpec is wrapped when a launch spec names no image (it was
+// not computed from a Resolution).
+var ErrNoImageInSpec = errors.New("the launch spec names no image")
+
+// Launch makes exactly ls.Spec: the image by id from the store, the
+// volumes (new ones restored from their Snapshot), the environment and the
+// boot script, on ls.Spec.IP, tagged with ls.Spec.Tag(). It claims the
+// node and its IP in one store transaction (which keeps the full spec in
+// the instance's record), then starts the instance's supervisor and
+// returns once the supervisor has taken over. A live instance of the same
+// node with the same spec is returned as is (so a retried or concurrent
+// launch never makes a second one); a dead instance of the node (stopped,
+// failed, or abandoned) is retired first, releasing its kept volumes to
+// the new instance.
 func (p *localProvider) Launch(ctx context.Context, ls provider.LaunchSpec) (provider.Instance, error) {
-	if err := checkIP(ls.Node.IP); err != nil {
+	fail := func(err error) (provider.Instance, error) {
 		return provider.Instance{}, fmt.Errorf("launch node %s: %w", ls.Node.ID, err)
 	}
-	img, restores, err := p.resolved(ctx, ls.Cluster)
-	if err != nil {
-		return provider.Instance{}, fmt.Errorf("launch node %s: %w", ls.Node.ID, err)
+	ip := ls.Spec.IP
+	if err := checkIP(ip); err != nil {
+		return fail(err)
 	}
-	spec := p.spec(img, ls)
+	if ls.Spec.Image == "" {
+		return fail(ErrNoImageInSpec)
+	}
+	specTag := ls.Spec.Tag()
 	for {
 		var existing, claimed *instanceRecord
 		var retire []instanceRecord
@@ -354,13 +246,13 @@ func (p *localProvider) Launch(ctx context.Context, ls provider.LaunchSpec) (pro
 					continue
 				}
 				switch {
-				case r.State == provider.ShuttingDown && (sameNode || r.IP == ls.Node.IP):
+				case r.State == provider.ShuttingDown && (sameNode || r.IP == ip):
 					leaving = append(leaving, r.ID)
-				case sameNode && r.Spec == spec && r.IP == ls.Node.IP:
+				case sameNode && r.Spec == specTag && r.IP == ip:
 					existing = r
 					return nil
-				case r.IP == ls.Node.IP:
-					return &provider.IPInUseError{IP: r.IP, Holder: fmt.Sprintf("local instance %s (node %s of cluster %s, %s)", r.ID, r.NodeID, r.Cluster, r.State)}
+				case r.IP == ip:
+					return ipHeld(r)
 				case sameNode:
 					return fmt.Errorf("%w: instance %s (%s, IP %s, another spec)", ErrNodeExists, r.ID, r.State, r.IP)
 				}
@@ -368,21 +260,25 @@ func (p *localProvider) Launch(ctx context.Context, ls provider.LaunchSpec) (pro
 			if len(retire) > 0 || len(leaving) > 0 {
 				return nil
 			}
-			if err := p.checkHealthAddr(ls.Node.ID, ls.Node.IP); err != nil {
+			if err := p.checkHealthAddr(ls.Node.ID, ip); err != nil {
 				return err
 			}
-			claimed = p.newRecord(ls, img, spec)
-			return p.attachVolumes(t, claimed, restores)
+			img, err := imageByID(t, ls.Spec.Image)
+			if err != nil {
+				return err
+			}
+			claimed = p.newRecord(ls, img, specTag)
+			return attachVolumes(t, claimed, ls.Spec.Volumes)
 		})
 		if err != nil {
-			return provider.Instance{}, fmt.Errorf("launch node %s: %w", ls.Node.ID, err)
+			return fail(err)
 		}
 		if existing != nil {
 			return existing.instance(), nil
 		}
 		if len(leaving) > 0 {
 			if err := p.WaitTerminated(ctx, leaving); err != nil {
-				return provider.Instance{}, fmt.Errorf("launch node %s: %w", ls.Node.ID, err)
+				return fail(err)
 			}
 			continue
 		}
@@ -394,36 +290,38 @@ func (p *localProvider) Launch(ctx context.Context, ls provider.LaunchSpec) (pro
 					break // its supervisor took it over: look again
 				}
 				if err != nil {
-					return provider.Instance{}, fmt.Errorf("launch node %s: retire %s: %w", ls.Node.ID, retire[i].ID, err)
+					return fail(fmt.Errorf("retire %s: %w", retire[i].ID, err))
 				}
 			}
 			continue
 		}
-		if err := p.start(ctx, claimed, ls.UserData); err != nil {
-			return provider.Instance{}, fmt.Errorf("launch node %s: %w", ls.Node.ID, err)
+		if err := p.start(ctx, claimed, ls.Spec.UserData); err != nil {
+			return fail(err)
 		}
 		return claimed.instance(), nil
 	}
 }
 
-func (p *localProvider) newRecord(ls provider.LaunchSpec, img imageRecord, spec string) *instanceRecord {
+func (p *localProvider) newRecord(ls provider.LaunchSpec, img imageRecord, specTag string) *instanceRecord {
+	spec := ls.Spec
 	return &instanceRecord{
-		ID: newID("i"), Cluster: ls.Cluster.Name, Env: ls.Cluster.Env, NodeID: ls.Node.ID, IP: ls.Node.IP,
-		ImageID: img.ID, ImageName: img.Name, State: provider.Pending, Spec: spec,
-		Protected: p.local.TerminateProtection, Tags: p.tags(ls, spec), Generation: ls.Generation,
-		Environ: ls.Env, Launched: time.Now().UTC(), Launcher: self(), Grace: p.grace,
+		ID: newID("i"), Cluster: ls.Cluster.Name, Env: ls.Cluster.Env, NodeID: ls.Node.ID, IP: spec.IP,
+		ImageID: img.ID, ImageName: img.Name, State: provider.Pending, Spec: specTag,
+		Protected: spec.Flags.TerminateProtection, Tags: tags(ls, specTag), Generation: ls.Generation,
+		LaunchedSpec: &spec, Launched: time.Now().UTC(), Launcher: self(), Grace: p.grace,
 	}
 }
 
-// attachVolumes gives rec its volumes: a kept (delete_on_termination:
+// attachVolumes gives rec the spec's volumes: a kept (delete_on_termination:
 // false), available volume of the same node and name if there is one, else
-// a new one, restored from a snapshot when Prepare found one.
-func (p *localProvider) attachVolumes(t *txn, rec *instanceRecord, restores map[string]restoreSet) error {
+// a new one, restored from the volume's snapshot when the spec names one
+// (which must be a completed snapshot in the store).
+func attachVolumes(t *txn, rec *instanceRecord, specs []provider.VolumeSpec) error {
 	vols, err := t.volumes()
 	if err != nil {
 		return err
 	}
-	for _, v := range p.local.Volumes {
+	for _, v := range specs {
 		var vr *volumeRecord
 		if !v.DeleteOnTermination {
 			for i := range vols {
@@ -436,9 +334,17 @@ func (p *localProvider) attachVolumes(t *txn, rec *instanceRecord, restores map[
 		}
 		if vr == nil {
 			vr = &volumeRecord{ID: newID("vol"), Cluster: rec.Cluster, Env: rec.Env, NodeID: rec.NodeID, Name: v.Name,
-				Device: device(v), SizeGB: v.SizeGB, Created: time.Now().UTC()}
-			if rs, ok := restores[v.Name]; ok {
-				vr.RestoreFrom = rs.forNode(rec.NodeID)
+				Device: device(v.Name, v.Device), SizeGB: v.SizeGB, Created: time.Now().UTC()}
+			if v.Snapshot != "" {
+				var sn snapshotRecord
+				ok, err := t.get(bucketSnapshots, v.Snapshot, &sn)
+				if err != nil {
+					return err
+				}
+				if !ok || sn.State != snapshotCompleted {
+					return fmt.Errorf("volume %s: %w: %s", v.Name, ErrNoSnapshot, v.Snapshot)
+				}
+				vr.RestoreFrom = v.Snapshot
 			}
 		}
 		vr.State, vr.Instance, vr.DeleteOnTermination = volumeInUse, rec.ID, v.DeleteOnTermination
@@ -448,15 +354,6 @@ func (p *localProvider) attachVolumes(t *txn, rec *instanceRecord, restores map[
 		rec.Volumes = append(rec.Volumes, attachment{VolumeID: vr.ID, Name: v.Name, Mount: v.Mount})
 	}
 	return t.putInstance(rec)
-}
-
-// device is the name snapshots of a volume are tagged with: its block
-// device when the config names one, else its name.
-func device(v config.Volume) string {
-	if v.Block != "" {
-		return v.Block
-	}
-	return v.Name
 }
 
 // start writes the instance's files and starts its supervisor. On failure
@@ -785,8 +682,10 @@ func (s *store) markTerminated(ctx context.Context, id string) error {
 			r.Reason = "replaced after it was " + string(r.State)
 		}
 		r.State, r.Terminated = provider.Terminated, time.Now().UTC()
-		// The boot script goes with the instance (it may hold secrets);
-		// the log stays for `cluster logs` until cleanup.
+		// The boot script and the launch spec (which holds it and the
+		// environment) go with the instance: they may hold secrets. The
+		// log stays for `cluster logs` until cleanup.
+		r.LaunchedSpec = nil
 		remove = append(remove, s.rootDir(r.ID), s.userDataPath(r.ID))
 		return t.putInstance(r)
 	})

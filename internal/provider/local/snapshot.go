@@ -34,26 +34,13 @@ type snapshotRecord struct {
 	Dir      string    `json:"dir"` // relative to the store
 }
 
-// restoreSet is what new volumes of one config volume are restored from:
-// the newest snapshot of the same node when there is one (a snapshot run
-// copies every node's volume at once), else the newest of any node, as EC2
-// restores the newest snapshot of the device.
-type restoreSet struct {
-	newest string
-	byNode map[string]string
-}
-
-func (rs restoreSet) forNode(node string) string {
-	if id, ok := rs.byNode[node]; ok {
-		return id
-	}
-	return rs.newest
-}
-
-// findSnapshots finds the newest completed snapshots of cluster/env/device
-// taken at or before at (zero: now).
-func findSnapshots(snaps []snapshotRecord, cluster, env, device string, at time.Time) (restoreSet, bool) {
-	rs := restoreSet{byNode: map[string]string{}}
+// findSnapshots finds what new volumes of one config volume are restored
+// from: the newest completed snapshots of cluster/env/device taken at or
+// before at (zero: now) — the newest of the same node when there is one
+// (a snapshot run copies every node's volume at once), else the newest of
+// any node, as EC2 restores the newest snapshot of the device.
+func findSnapshots(snaps []snapshotRecord, cluster, env, device string, at time.Time) (provider.SnapshotChoice, bool) {
+	c := provider.SnapshotChoice{ByNode: map[string]string{}}
 	var newest time.Time
 	nodeTime := map[string]time.Time{}
 	for _, s := range snaps {
@@ -63,23 +50,25 @@ func findSnapshots(snaps []snapshotRecord, cluster, env, device string, at time.
 		if !at.IsZero() && s.Created.After(at) {
 			continue
 		}
-		if rs.newest == "" || s.Created.After(newest) {
-			rs.newest, newest = s.ID, s.Created
+		if c.Newest == "" || s.Created.After(newest) {
+			c.Newest, newest = s.ID, s.Created
 		}
 		if t, ok := nodeTime[s.NodeID]; !ok || s.Created.After(t) {
-			rs.byNode[s.NodeID], nodeTime[s.NodeID] = s.ID, s.Created
+			c.ByNode[s.NodeID], nodeTime[s.NodeID] = s.ID, s.Created
 		}
 	}
-	return rs, rs.newest != ""
+	return c, c.Newest != ""
 }
 
-func explicitSnapshot(snaps []snapshotRecord, id string) (restoreSet, error) {
+// explicitSnapshot is a volume's configured `snapshot:`, which must be a
+// completed snapshot in the store.
+func explicitSnapshot(snaps []snapshotRecord, id string) (provider.SnapshotChoice, error) {
 	for _, s := range snaps {
 		if s.ID == id && s.State == snapshotCompleted {
-			return restoreSet{newest: id}, nil
+			return provider.SnapshotChoice{Newest: id}, nil
 		}
 	}
-	return restoreSet{}, fmt.Errorf("%w: %s", ErrNoSnapshot, id)
+	return provider.SnapshotChoice{}, fmt.Errorf("%w: %s", ErrNoSnapshot, id)
 }
 
 var unsafeChars = regexp.MustCompile(`[^A-Za-z0-9._-]+`)

@@ -10,7 +10,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/cloud-compose/cloud-compose-go/internal/config"
 	"github.com/cloud-compose/cloud-compose-go/internal/provider"
 )
 
@@ -50,17 +49,20 @@ cp etc/version "$VOLUME_DATA/version"
 ./bin/hello > "$VOLUME_DATA/hello"
 exec sleep 600
 `
-	data := c.Data.Clone()
-	if err := p.Prepare(ctx, data, nil, provider.UpOptions{}); err != nil {
-		t.Fatal(err)
+	res := resolve(ctx, t, p, c, provider.UpOptions{})
+	if res.Image.ID != v1.ID || res.Image.Name != "base" || !strings.HasPrefix(res.ImageHow, "(newest") {
+		t.Fatalf("Resolve = %+v (%s), want %s (base), the newest", res.Image, res.ImageHow, v1.ID)
 	}
-	lm, _ := data.Get("local")
-	if id, _ := lm.(*config.Mapping).Get("image_id"); id != v1.ID {
-		t.Fatalf("Prepare wrote local.image_id = %v, want %s", id, v1.ID)
+	ls := launchSpec(p, c, res, c.Nodes()[0], script)
+	if ls.Spec.Image != v1.ID || ls.Spec.ImageName != "base" {
+		t.Fatalf("Spec image = %s (%s), want %s (base)", ls.Spec.Image, ls.Spec.ImageName, v1.ID)
 	}
-	in, err := p.Launch(ctx, specFor(c, c.Nodes()[0], script))
+	in, err := p.Launch(ctx, ls)
 	if err != nil {
 		t.Fatal(err)
+	}
+	if in.Image != v1.ID {
+		t.Fatalf("launched image %s, want %s", in.Image, v1.ID)
 	}
 	if _, err := p.WaitRunning(ctx, []provider.Instance{in}); err != nil {
 		t.Fatal(err)
@@ -95,21 +97,35 @@ exec sleep 600
 		observed []provider.Instance
 		upgrade  bool
 		want     string
+		how      string
 	}{
-		{"the cluster's image", observed, false, v1.ID},
-		{"upgrade", observed, true, v2.ID},
-		{"new cluster: newest", nil, false, v2.ID},
+		{"the cluster's image", observed, false, v1.ID, "(the image the cluster runs)"},
+		{"upgrade", observed, true, v2.ID, "(newest, imported "},
+		{"new cluster: newest", nil, false, v2.ID, "(newest, imported "},
 	} {
-		if err := p.Prepare(ctx, nil, tc.observed, provider.UpOptions{UpgradeImage: tc.upgrade}); err != nil {
+		res, err := p.Resolve(ctx, provider.ClusterID{Name: "img"}, tc.observed, provider.ResolveOptions{UpOptions: provider.UpOptions{UpgradeImage: tc.upgrade}})
+		if err != nil {
 			t.Fatal(err)
 		}
-		if p.image.ID != tc.want {
-			t.Errorf("%s: resolved %s, want %s", tc.name, p.image.ID, tc.want)
+		if res.Image.ID != tc.want || !strings.HasPrefix(res.ImageHow, tc.how) {
+			t.Errorf("%s: resolved %s %s, want %s %s", tc.name, res.Image.ID, res.ImageHow, tc.want, tc.how)
 		}
 	}
+	// A launch spec names its image by id: the newer image does not
+	// change what the running spec launches.
+	again, err := p.Launch(ctx, ls)
+	if err != nil || again.ID != in.ID {
+		t.Fatalf("relaunch of the same spec after a newer image = %s, %v; want the running %s", again.ID, err, in.ID)
+	}
 	missing := h.open(h.cluster("img2", 1, "    image: nope\n"), time.Second)
-	if err := missing.Prepare(ctx, nil, nil, provider.UpOptions{}); !errors.Is(err, ErrNoImage) {
+	if _, err := missing.Resolve(ctx, provider.ClusterID{Name: "img2"}, nil, provider.ResolveOptions{}); !errors.Is(err, ErrNoImage) {
 		t.Fatalf("unknown image: %v, want ErrNoImage", err)
+	}
+	gone := ls
+	gone.Node, gone.Spec.IP, gone.Spec.Image = c.Nodes()[0], h.ip(5), "img-0000000000000000"
+	gone.Cluster.Name = "img3"
+	if _, err := p.Launch(ctx, gone); !errors.Is(err, ErrNoImage) {
+		t.Fatalf("launch of an image id not in the store = %v, want ErrNoImage", err)
 	}
 	if err := p.Terminate(ctx, []string{in.ID}, true); err != nil {
 		t.Fatal(err)
@@ -184,15 +200,18 @@ func TestIntegrationSnapshotRestore(t *testing.T) {
 	}
 	down(insts)
 
-	data := c.Data.Clone()
-	observed, _ := p.Instances(ctx, id)
-	if err := p.Prepare(ctx, data, observed, provider.UpOptions{UseSnapshots: true}); err != nil {
-		t.Fatal(err)
+	res := resolve(ctx, t, p, c, provider.UpOptions{UseSnapshots: true})
+	byNode := map[string]string{}
+	for _, s := range snaps {
+		byNode[s.NodeID] = s.ID
 	}
-	lm, _ := data.Get("local")
-	vl, _ := lm.(*config.Mapping).Get("volumes")
-	if s, _ := vl.([]any)[0].(*config.Mapping).Get("snapshot"); s == nil || !strings.HasPrefix(s.(string), "snap-") {
-		t.Errorf("Prepare wrote volumes[0].snapshot = %v, want a snapshot id", s)
+	if got := res.Snapshots[0]; len(got.ByNode) != 2 || got.ByNode["1"] != byNode["1"] || got.ByNode["2"] != byNode["2"] {
+		t.Errorf("Resolve: volume 0 starts from %+v, want each node's own snapshot %v", got, byNode)
+	}
+	for _, n := range c.Nodes() {
+		if s := p.Spec(n, res, "", nil).Volumes[0].Snapshot; s != byNode[n.ID] {
+			t.Errorf("Spec of node %s: volume data starts from %q, want %s", n.ID, s, byNode[n.ID])
+		}
 	}
 	insts = up(ctx, t, p, c, h.demoScript(), provider.UpOptions{UseSnapshots: true})
 	for i := range insts {
@@ -266,11 +285,11 @@ func TestFindSnapshots(t *testing.T) {
 		{ID: "other-cluster", Cluster: "x", NodeID: "1", Device: "d", Created: t0.Add(4 * time.Hour), State: snapshotCompleted},
 	}
 	rs, ok := findSnapshots(snaps, "c", "", "d", time.Time{})
-	if !ok || rs.newest != "new-2" || rs.forNode("1") != "new-1" || rs.forNode("2") != "new-2" || rs.forNode("3") != "new-2" {
+	if !ok || rs.Newest != "new-2" || rs.For("1") != "new-1" || rs.For("2") != "new-2" || rs.For("3") != "new-2" {
 		t.Errorf("now: %+v", rs)
 	}
 	rs, ok = findSnapshots(snaps, "c", "", "d", t0.Add(30*time.Minute))
-	if !ok || rs.newest != "old-1" || rs.forNode("2") != "old-1" {
+	if !ok || rs.Newest != "old-1" || rs.For("2") != "old-1" {
 		t.Errorf("at t0+30m: %+v", rs)
 	}
 	if _, ok := findSnapshots(snaps, "c", "", "d", t0.Add(-time.Minute)); ok {

@@ -15,7 +15,6 @@ import (
 	bolt "go.etcd.io/bbolt"
 	bolterrors "go.etcd.io/bbolt/errors"
 
-	"github.com/cloud-compose/cloud-compose-go/internal/config"
 	"github.com/cloud-compose/cloud-compose-go/internal/provider"
 )
 
@@ -240,10 +239,13 @@ type instanceRecord struct {
 	Protected  bool              `json:"protected"`
 	Tags       map[string]string `json:"tags"`
 	Generation string            `json:"generation,omitempty"`
-	Environ    []config.KeyValue `json:"environ,omitempty"`
-	Volumes    []attachment      `json:"volumes,omitempty"`
-	Launched   time.Time         `json:"launched"`
-	Terminated time.Time         `json:"terminated,omitzero"`
+	// LaunchedSpec is the spec the instance was launched with, while it
+	// lives: it holds the boot script and the environment's values, so
+	// it is removed when the instance is terminated, and never logged.
+	LaunchedSpec *provider.Spec `json:"launched_spec,omitempty"`
+	Volumes      []attachment   `json:"volumes,omitempty"`
+	Launched     time.Time      `json:"launched"`
+	Terminated   time.Time      `json:"terminated,omitzero"`
 
 	// Launcher claimed the record; Supervisor runs the instance; Reaper
 	// finishes a termination whose supervisor is gone.

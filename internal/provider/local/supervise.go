@@ -588,8 +588,10 @@ func volumeEnv(name string) string {
 
 func bootEnviron(rec *instanceRecord, root string) []string {
 	env := baseEnviron()
-	for _, kv := range rec.Environ {
-		env = append(env, kv.Key+"="+kv.Value)
+	if rec.LaunchedSpec != nil {
+		for _, kv := range rec.LaunchedSpec.Env {
+			env = append(env, kv.Key+"="+kv.Value)
+		}
 	}
 	env = append(env,
 		envNodeID+"="+rec.NodeID,

@@ -24,7 +24,7 @@ func TestIntegrationAlive(t *testing.T) {
 	scripts := []string{h.demoScript(), "#!/bin/bash\necho done\n", "#!/bin/bash\necho oops >&2\nexit 3\n"}
 	var ids []string
 	for i, n := range nodes {
-		in, err := p.Launch(ctx, specFor(c, n, scripts[i]))
+		in, err := p.Launch(ctx, specFor(t, p, c, n, scripts[i]))
 		if err != nil {
 			t.Fatal(err)
 		}
