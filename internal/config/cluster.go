@@ -182,6 +182,7 @@ func LoadCluster(doc *Document) (*Cluster, error) {
 	c.checkNodes(p)
 	c.checkNameLength(p)
 	c.checkValues(p)
+	c.checkProviders(p)
 	c.Warnings = p.warnings
 	return c, p.err()
 }
@@ -322,19 +323,17 @@ func (c *Cluster) noNodes() (Problem, bool) {
 }
 
 // CheckUp reports, as a *Error with file:line, what a command that
-// launches instances needs beyond what every command needs: at least one
-// node, and on aws a key pair (the original failed without one; its
-// `build` did not need one). Nothing may be created when it fails.
+// launches instances, or plans to, needs beyond what every command needs:
+// at least one node, and on aws an image (aws.ami), security groups, a key
+// pair and a subnet per node, or asg.subnets (the original failed without
+// them; its `build` did not need them). It makes no call: `up` and `plan`
+// run it before any, and nothing may be created when it fails.
 func (c *Cluster) CheckUp() error {
 	var probs []Problem
 	if w, ok := c.noNodes(); ok {
 		probs = append(probs, w)
 	}
-	if c.Provider == "aws" && c.AWS != nil && c.AWS.KeyPair == "" {
-		pr := c.Problem([]string{"aws", "keypair"}, "is required to launch instances: the name of the EC2 key pair (as in the original)")
-		pr.Key = "cluster.aws.keypair"
-		probs = append(probs, pr)
-	}
+	probs = append(probs, c.launchProblems()...)
 	if len(probs) == 0 {
 		return nil
 	}
@@ -457,25 +456,30 @@ func (c *Cluster) checkValues(p *problems) {
 	}
 }
 
-// Problem returns a problem located at the key path under `cluster:`
-// (e.g. "aws", "nodes", "0", "ip"), falling back to the nearest parent that
-// exists. Providers use it to report launch-time config problems.
+// Problem returns a problem about the key path under `cluster:` (e.g.
+// "aws", "nodes", "0", "ip"): named in full, located at the key or, when it
+// is missing, at the nearest parent that exists. Providers use it to
+// report launch-time config problems.
 func (c *Cluster) Problem(path []string, format string, args ...any) Problem {
 	n := c.node
 	key := "cluster"
+	found := true
 	for _, part := range path {
 		var next *yaml.Node
-		if i, err := strconv.Atoi(part); err == nil && n.Kind == yaml.SequenceNode {
-			if i < len(n.Content) {
+		if i, err := strconv.Atoi(part); err == nil && (n.Kind == yaml.SequenceNode || !found) {
+			if found && i < len(n.Content) {
 				next = n.Content[i]
 			}
 			key = fmt.Sprintf("%s[%d]", key, i)
 		} else {
-			next = mappingValue(n, part)
+			if found {
+				next = mappingValue(n, part)
+			}
 			key = joinKey(key, part)
 		}
 		if next == nil {
-			break
+			found = false
+			continue
 		}
 		n = next
 	}

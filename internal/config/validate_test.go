@@ -156,7 +156,7 @@ func TestCheckUp(t *testing.T) {
 		{"no keypair", strings.Replace(awsConfig("ok", ""), "    keypair: k\n", "", 1), "cloud-compose.yml:5:5: cluster.aws.keypair: is required to launch instances"},
 		{"empty keypair", strings.Replace(awsConfig("ok", ""), "keypair: k", "keypair: ''", 1), "cloud-compose.yml:6:14: cluster.aws.keypair: is required"},
 		{"fine", awsConfig("ok", ""), ""},
-		{"asg without nodes", "cluster:\n  name: ok\n  search_path: [t]\n  aws:\n    keypair: k\n    asg:\n      subnets: [subnet-1]\n", ""},
+		{"asg without nodes", "cluster:\n  name: ok\n  search_path: [t]\n  aws:\n    ami: ami-1\n    security_groups: sg-1\n    keypair: k\n    asg:\n      subnets: [subnet-1]\n", ""},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
