@@ -112,8 +112,12 @@ func (h *harness) open(c *config.Cluster, grace time.Duration) *localProvider {
 	return p.(*localProvider)
 }
 
+// secretToken is a value no file of the store may hold once the instance
+// that had it in its environment is terminated.
+const secretToken = "tok-3c9e1f7a5b-never-left-behind"
+
 // greeting is the `environment:` the tests' nodes get.
-var greeting = []config.KeyValue{{Key: "GREETING", Value: "hello"}}
+var greeting = []config.KeyValue{{Key: "GREETING", Value: "hello"}, {Key: "SECRET_TOKEN", Value: secretToken}}
 
 // resolve resolves c as the engine does before a launch: observed
 // instances, then Resolve, without checks.

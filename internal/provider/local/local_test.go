@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
@@ -89,7 +90,7 @@ func TestIntegrationClusterLifecycle(t *testing.T) {
 		if ch := provider.Changes(in, want); len(ch) != 0 {
 			t.Errorf("instance %d: changes against its own spec: %v", i, ch)
 		}
-		other := p.Spec(n, res, h.demoScript(), []config.KeyValue{{Key: "GREETING", Value: "bonjour"}})
+		other := p.Spec(n, res, h.demoScript(), []config.KeyValue{{Key: "GREETING", Value: "bonjour"}, greeting[1]})
 		ch := provider.Changes(in, other)
 		if len(ch) != 1 || ch[0] != (provider.Change{Field: "env[GREETING]"}) {
 			t.Errorf("instance %d: changes for another GREETING = %v, want env[GREETING] changed, no values", i, ch)
@@ -156,13 +157,20 @@ func TestIntegrationClusterLifecycle(t *testing.T) {
 	if err != nil || len(observed) != 0 {
 		t.Fatalf("Instances after termination = %v, %v; want none", observed, err)
 	}
-	// The launch spec (boot script, environment values) went with them.
+	// The launch spec (boot script, environment values) went with them:
+	// no file of the store holds the boot script or a value of the
+	// environment (state.db included).
 	for _, in := range insts {
-		if r, err := p.record(ctx, in.ID); err != nil || r.LaunchedSpec != nil {
-			t.Errorf("record of terminated %s keeps its launch spec (%v)", in.ID, err)
+		if s, err := p.store.launchSpec(in.ID); err != nil || s != nil {
+			t.Errorf("launch spec of terminated %s: %v, %v; want none", in.ID, s, err)
 		}
 		if _, err := p.UserData(ctx, in.ID); !errors.Is(err, ErrNoUserData) {
 			t.Errorf("UserData of terminated %s = %v, want ErrNoUserData", in.ID, err)
+		}
+	}
+	for _, secret := range []string{secretToken, "exec \"$CLOUD_COMPOSE_BIN\" __demo-service"} {
+		if files := filesContaining(t, h.dir, secret); len(files) > 0 {
+			t.Errorf("%q left in the store after termination: %v", secret, files)
 		}
 	}
 	for _, in := range insts {
@@ -209,6 +217,29 @@ func TestIntegrationClusterLifecycle(t *testing.T) {
 	if _, err := os.Stat(p.store.instanceDir(ids[0])); !errors.Is(err, os.ErrNotExist) {
 		t.Errorf("instance dir after cleanup: %v", err)
 	}
+}
+
+// filesContaining lists the files under dir whose content holds s.
+func filesContaining(t *testing.T, dir, s string) []string {
+	t.Helper()
+	var out []string
+	err := filepath.WalkDir(dir, func(path string, d fs.DirEntry, err error) error {
+		if err != nil || !d.Type().IsRegular() {
+			return err
+		}
+		b, err := os.ReadFile(path)
+		if err != nil {
+			return err
+		}
+		if bytes.Contains(b, []byte(s)) {
+			out = append(out, path)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return out
 }
 
 func procEnviron(t *testing.T, pids []int) map[string]string {
@@ -465,7 +496,9 @@ func TestIntegrationAddresses(t *testing.T) {
 	h := newHarness(t)
 	ctx := ctxT(t)
 
-	bad := parseCluster(t, `cluster:
+	// A node outside 127/8, or without an IP, is reported when the
+	// config is loaded, with its place in the file.
+	doc, err := config.Parse("cloud-compose.yml", []byte(`cluster:
   name: bad
   search_path: [templates]
   local:
@@ -473,11 +506,14 @@ func TestIntegrationAddresses(t *testing.T) {
       - {id: a, ip: 10.0.0.5}
       - {id: b}
       - {id: c, ip: 127.0.0.12}
-`)
-	_, err := provider.Open(ctx, bad, provider.Options{})
+`), func(string) (string, bool) { return "", false })
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = config.LoadCluster(doc)
 	var ce *config.Error
 	if !errors.As(err, &ce) || len(ce.Problems) != 2 {
-		t.Fatalf("Open = %v, want a config error with 2 problems", err)
+		t.Fatalf("LoadCluster = %v, want a config error with 2 problems", err)
 	}
 	if p := ce.Problems[0]; p.Line != 6 || p.Key != "cluster.local.nodes[0].ip" || !strings.Contains(p.Msg, "127.0.0.0/8") || !strings.Contains(p.Msg, "e.g. 127.0.0.11") {
 		t.Errorf("problem 0 = %+v", p)

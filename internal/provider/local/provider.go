@@ -52,9 +52,6 @@ var (
 )
 
 func open(_ context.Context, c *config.Cluster, opts provider.Options) (provider.Provider, error) {
-	if err := checkNodes(c); err != nil {
-		return nil, err
-	}
 	s, err := defaultStore()
 	if err != nil {
 		return nil, err
@@ -75,7 +72,9 @@ func open(_ context.Context, c *config.Cluster, opts provider.Options) (provider
 }
 
 // Instances returns the cluster's instances that are not terminated, with
-// their state as observed now: an instance whose supervisor died is failed.
+// their state as observed now (an instance whose supervisor died is
+// failed) and the spec each was launched with (LaunchedSpec; nil while a
+// launch has not written it yet).
 func (p *localProvider) Instances(ctx context.Context, cluster provider.ClusterID) ([]provider.Instance, error) {
 	var out []provider.Instance
 	err := p.store.view(ctx, func(t *txn) error {
@@ -92,13 +91,21 @@ func (p *localProvider) Instances(ctx context.Context, cluster provider.ClusterI
 		}
 		return nil
 	})
+	if err != nil {
+		return nil, err
+	}
+	for i := range out {
+		if out[i].LaunchedSpec, err = p.store.launchSpec(out[i].ID); err != nil {
+			return nil, err
+		}
+	}
 	sort.Slice(out, func(i, j int) bool {
 		if out[i].NodeID != out[j].NodeID {
 			return out[i].NodeID < out[j].NodeID
 		}
 		return out[i].Launched.Before(out[j].Launched)
 	})
-	return out, err
+	return out, nil
 }
 
 // observed returns the record's state as it is now, and why when that
@@ -174,7 +181,7 @@ func (r *instanceRecord) instance() provider.Instance {
 	return provider.Instance{
 		ID: r.ID, NodeID: r.NodeID, State: st, IP: r.IP, Image: r.ImageID, Type: InstanceType,
 		Launched: r.Launched, Spec: r.Spec, Protected: r.Protected, ExitCode: code, Tags: tags,
-		Generation: r.Generation, LaunchedSpec: r.LaunchedSpec,
+		Generation: r.Generation,
 	}
 }
 
@@ -295,20 +302,22 @@ func (p *localProvider) Launch(ctx context.Context, ls provider.LaunchSpec) (pro
 			}
 			continue
 		}
-		if err := p.start(ctx, claimed, ls.Spec.UserData); err != nil {
+		if err := p.start(ctx, claimed, ls.Spec); err != nil {
 			return fail(err)
 		}
-		return claimed.instance(), nil
+		in := claimed.instance()
+		in.LaunchedSpec = &ls.Spec
+		return in, nil
 	}
 }
 
 func (p *localProvider) newRecord(ls provider.LaunchSpec, img imageRecord, specTag string) *instanceRecord {
-	spec := ls.Spec
+	spec := &ls.Spec
 	return &instanceRecord{
 		ID: newID("i"), Cluster: ls.Cluster.Name, Env: ls.Cluster.Env, NodeID: ls.Node.ID, IP: spec.IP,
 		ImageID: img.ID, ImageName: img.Name, State: provider.Pending, Spec: specTag,
 		Protected: spec.Flags.TerminateProtection, Tags: tags(ls, specTag), Generation: ls.Generation,
-		LaunchedSpec: &spec, Launched: time.Now().UTC(), Launcher: self(), Grace: p.grace,
+		Launched: time.Now().UTC(), Launcher: self(), Grace: p.grace,
 	}
 }
 
@@ -356,13 +365,11 @@ func attachVolumes(t *txn, rec *instanceRecord, specs []provider.VolumeSpec) err
 	return t.putInstance(rec)
 }
 
-// start writes the instance's files and starts its supervisor. On failure
-// or cancellation the claim is given up so the next launch starts clean.
-func (p *localProvider) start(ctx context.Context, rec *instanceRecord, userData string) error {
-	err := os.MkdirAll(p.store.instanceDir(rec.ID), 0o700)
-	if err == nil {
-		err = os.WriteFile(p.store.userDataPath(rec.ID), []byte(userData), 0o600)
-	}
+// start writes the instance's files (its launch spec) and starts its
+// supervisor. On failure or cancellation the claim is given up so the next
+// launch starts clean.
+func (p *localProvider) start(ctx context.Context, rec *instanceRecord, spec provider.Spec) error {
+	err := p.store.writeLaunchSpec(rec.ID, spec)
 	var sup *os.Process
 	if err == nil {
 		sup, err = startDetached(ctx, p.store, rec.ID, false)
@@ -682,11 +689,10 @@ func (s *store) markTerminated(ctx context.Context, id string) error {
 			r.Reason = "replaced after it was " + string(r.State)
 		}
 		r.State, r.Terminated = provider.Terminated, time.Now().UTC()
-		// The boot script and the launch spec (which holds it and the
-		// environment) go with the instance: they may hold secrets. The
-		// log stays for `cluster logs` until cleanup.
-		r.LaunchedSpec = nil
-		remove = append(remove, s.rootDir(r.ID), s.userDataPath(r.ID))
+		// The boot script and the rest of the launch spec (environment
+		// values) go with the instance: they may hold secrets. The log
+		// stays for `cluster logs` until cleanup.
+		remove = append(remove, s.rootDir(r.ID), s.userDataPath(r.ID), s.specPath(r.ID))
 		return t.putInstance(r)
 	})
 	if err != nil {

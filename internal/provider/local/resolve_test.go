@@ -2,7 +2,6 @@ package local
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"net"
 	"strconv"
@@ -88,19 +87,23 @@ func TestSpecIsPure(t *testing.T) {
 	if again.Hash() != got.Hash() || got.Env[0].Value != "hello" {
 		t.Errorf("Spec is not a pure value: hash %s vs %s, env %v", again.Hash(), got.Hash(), got.Env)
 	}
-	// Through the store's JSON and back: equal, same hash and tag (also
-	// with an empty, not nil, environment).
-	for _, s := range []provider.Spec{got, p.Spec(nodes[2], provider.Resolution{Image: provider.Image{ID: emptyImageID}}, "", []config.KeyValue{})} {
-		b, err := json.Marshal(instanceRecord{LaunchedSpec: &s})
-		if err != nil {
+	// Through the store and back: equal, same hash and tag (also with an
+	// empty, not nil, environment).
+	st, err := openStore(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, s := range []provider.Spec{got, p.Spec(nodes[2], provider.Resolution{Image: provider.Image{ID: emptyImageID}}, "", []config.KeyValue{})} {
+		id := "i-" + strconv.Itoa(i)
+		if err := st.writeLaunchSpec(id, s); err != nil {
 			t.Fatal(err)
 		}
-		var back instanceRecord
-		if err := json.Unmarshal(b, &back); err != nil {
-			t.Fatal(err)
+		back, err := st.launchSpec(id)
+		if err != nil || back == nil {
+			t.Fatalf("launchSpec = %v, %v", back, err)
 		}
-		if diff := cmp.Diff(s, *back.LaunchedSpec); diff != "" || back.LaunchedSpec.Hash() != s.Hash() || back.LaunchedSpec.Tag() != s.Tag() {
-			t.Errorf("spec after a round trip through the store (-before +after):\n%s\nhash %s → %s", diff, s.Hash(), back.LaunchedSpec.Hash())
+		if diff := cmp.Diff(s, *back); diff != "" || back.Hash() != s.Hash() || back.Tag() != s.Tag() {
+			t.Errorf("spec after a round trip through the store (-before +after):\n%s\nhash %s → %s", diff, s.Hash(), back.Hash())
 		}
 	}
 	// What changes a server changes the hash; snapshots and the image's

@@ -239,13 +239,9 @@ type instanceRecord struct {
 	Protected  bool              `json:"protected"`
 	Tags       map[string]string `json:"tags"`
 	Generation string            `json:"generation,omitempty"`
-	// LaunchedSpec is the spec the instance was launched with, while it
-	// lives: it holds the boot script and the environment's values, so
-	// it is removed when the instance is terminated, and never logged.
-	LaunchedSpec *provider.Spec `json:"launched_spec,omitempty"`
-	Volumes      []attachment   `json:"volumes,omitempty"`
-	Launched     time.Time      `json:"launched"`
-	Terminated   time.Time      `json:"terminated,omitzero"`
+	Volumes    []attachment      `json:"volumes,omitempty"`
+	Launched   time.Time         `json:"launched"`
+	Terminated time.Time         `json:"terminated,omitzero"`
 
 	// Launcher claimed the record; Supervisor runs the instance; Reaper
 	// finishes a termination whose supervisor is gone.
@@ -294,6 +290,7 @@ func (s *store) logPath(id string) string     { return s.path("instances", id, "
 func (s *store) userDataPath(id string) string {
 	return s.path("instances", id, "user-data")
 }
+func (s *store) specPath(id string) string  { return s.path("instances", id, "spec.json") }
 func (s *store) volumeDir(id string) string { return s.path("volumes", id) }
 
 // newID returns prefix-<16 hex digits>.

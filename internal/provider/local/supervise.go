@@ -531,7 +531,14 @@ func (sv *supervisor) setup(ctx context.Context, rec *instanceRecord) ([]string,
 	} else if err := os.MkdirAll(root, 0o755); err != nil {
 		return nil, err
 	}
-	env := bootEnviron(rec, root)
+	spec, err := s.launchSpec(rec.ID)
+	if err != nil {
+		return nil, err
+	}
+	if spec == nil {
+		return nil, fmt.Errorf("the launch spec of %s is not in the store", rec.ID)
+	}
+	env := bootEnviron(rec, spec, root)
 	for i, v := range vols {
 		dir := s.volumeDir(v.ID)
 		if sn, ok := snaps[v.ID]; ok {
@@ -586,12 +593,10 @@ func volumeEnv(name string) string {
 	return "VOLUME_" + nonAlnum.ReplaceAllString(strings.ToUpper(name), "_")
 }
 
-func bootEnviron(rec *instanceRecord, root string) []string {
+func bootEnviron(rec *instanceRecord, spec *provider.Spec, root string) []string {
 	env := baseEnviron()
-	if rec.LaunchedSpec != nil {
-		for _, kv := range rec.LaunchedSpec.Env {
-			env = append(env, kv.Key+"="+kv.Value)
-		}
+	for _, kv := range spec.Env {
+		env = append(env, kv.Key+"="+kv.Value)
 	}
 	env = append(env,
 		envNodeID+"="+rec.NodeID,
