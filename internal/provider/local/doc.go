@@ -11,8 +11,8 @@
 // Watcher and UserDataReader. Resolve reads the store and keeps nothing;
 // Spec is pure; Launch makes exactly the spec it is given (image by id,
 // volumes restored from the spec's snapshots, the spec's environment and
-// boot script) and keeps that spec in the instance's record while the
-// instance lives (Instance.LaunchedSpec), for field-level plan reasons.
+// boot script) and keeps that spec with the instance while it lives
+// (Instance.LaunchedSpec), for field-level plan reasons.
 //
 // What a node sees: a supervisor and the node's processes do not keep the
 // caller's environment (AWS_* credentials and the like would live as long
@@ -30,9 +30,10 @@
 //
 // Layout of the store directory:
 //
-//	state.db                 bbolt: instances (each with its launch spec while it lives), volumes, images, snapshots
+//	state.db                 bbolt: instances, volumes, images, snapshots (nothing secret)
 //	instances/<id>/root/     the node's root (seeded from the image), cwd of the boot script
 //	instances/<id>/user-data the rendered boot script, removed at termination
+//	instances/<id>/spec.json the rest of the launch spec (environment values), removed at termination
 //	instances/<id>/log       boot script and supervisor output
 //	volumes/<id>/            one directory per volume
 //	images/<name>/<date>-<suffix>/ imported images
