@@ -57,6 +57,10 @@ type malformedExpect struct {
 	AWS bool `yaml:"aws"`
 	// Env is added to the environment of the run.
 	Env map[string]string `yaml:"env"`
+	// Offline lists commands (`config`, `cluster plan`) that must report
+	// the same problem, exit 2, with no AWS credentials and no network
+	// call (TestIntegrationConfigErrorsOffline).
+	Offline []string `yaml:"offline"`
 	// Needs says which fix the case relies on (documentation only).
 	Needs string `yaml:"needs"`
 }
