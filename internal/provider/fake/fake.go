@@ -250,7 +250,7 @@ func ipInUse(r *record) error {
 }
 
 // Resolve returns the cloud's image and, with opts.Check, blocks every node
-// of opts.Launch whose IP another live instance holds (an
+// of opts.Launch whose IP an instance other than the node's own holds (an
 // *provider.IPInUseError). It creates nothing.
 func (p *Provider) Resolve(_ context.Context, cluster provider.ClusterID, _ []provider.Instance, opts provider.ResolveOptions) (provider.Resolution, error) {
 	c := p.cloud
@@ -269,8 +269,10 @@ func (p *Provider) Resolve(_ context.Context, cluster provider.ClusterID, _ []pr
 	}
 	for _, n := range opts.Launch {
 		h := c.holder(n.IP)
-		if h == nil || (h.cluster == cluster && h.inst.NodeID == n.ID && h.inst.State.Live()) {
-			continue // free, or the node's own live instance (which a launch returns)
+		if h == nil || (h.cluster == cluster && h.inst.NodeID == n.ID) {
+			// free, or the node's own instance: a live one is kept, a dead
+			// one terminated before the launch
+			continue
 		}
 		if res.Blocked == nil {
 			res.Blocked = map[string]error{}
