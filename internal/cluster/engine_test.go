@@ -10,132 +10,47 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/cloud-compose/cloud-compose-go/internal/config"
 	"github.com/cloud-compose/cloud-compose-go/internal/provider"
+	"github.com/cloud-compose/cloud-compose-go/internal/provider/fake"
 	"github.com/cloud-compose/cloud-compose-go/internal/render"
 )
 
-// memProvider is an in-memory cloud for the engine's own decisions. The
-// providers' integration tests (moto, real processes) cover the same paths
-// end to end.
-type memProvider struct {
-	mu         sync.Mutex
-	insts      []provider.Instance
-	next       int
-	failLaunch map[string]error // node id -> error
-	// lostLaunch: node id -> error returned after the instance was made
-	// (the answer was lost)
-	lostLaunch map[string]error
-	// postLaunch: node id -> error of a post-launch step in WaitRunning
-	postLaunch map[string]error
-	active     atomic.Int32
-	maxActive  atomic.Int32
-	userData   map[string]string // node id -> user data
-	terminated []string
+// cid is the engine tests' cluster.
+var cid = provider.ClusterID{Name: "c"}
+
+// newFake returns the fake provider (internal/provider/fake, which passes
+// the providers' conformance suite) on a new cloud; each launch takes 20ms,
+// so that tests see how many run at once. The providers' integration tests
+// (moto, real processes) cover the same paths end to end.
+func newFake() *fake.Provider {
+	cloud := fake.NewCloud()
+	cloud.LaunchDelay = 20 * time.Millisecond
+	return fake.New(cloud, fake.Options{})
 }
 
-func (m *memProvider) Resolve(context.Context, provider.ClusterID, []provider.Instance, provider.ResolveOptions) (provider.Resolution, error) {
-	return provider.Resolution{Image: provider.Image{ID: "img-1"}}, nil
-}
-
-func (m *memProvider) Spec(n config.Node, r provider.Resolution, userData string, env []config.KeyValue) provider.Spec {
-	return provider.Spec{Image: r.Image.ID, IP: n.IP, UserData: userData, Env: env}
-}
-
-func (m *memProvider) Instances(context.Context, provider.ClusterID) ([]provider.Instance, error) {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	var out []provider.Instance
-	for _, i := range m.insts {
-		if i.State != provider.Terminated {
-			out = append(out, i)
-		}
+// userDataOf is the user data node's live instance was launched with.
+func userDataOf(t *testing.T, p *fake.Provider, node string) string {
+	t.Helper()
+	insts, err := p.Instances(context.Background(), cid)
+	if err != nil {
+		t.Fatal(err)
 	}
-	return out, nil
-}
-
-func (m *memProvider) Launch(_ context.Context, s provider.LaunchSpec) (provider.Instance, error) {
-	n := m.active.Add(1)
-	defer m.active.Add(-1)
-	for {
-		old := m.maxActive.Load()
-		if n <= old || m.maxActive.CompareAndSwap(old, n) {
-			break
-		}
-	}
-	time.Sleep(20 * time.Millisecond)
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	if err := m.failLaunch[s.Node.ID]; err != nil {
-		return provider.Instance{}, err
-	}
-	m.next++
-	inst := provider.Instance{ID: fmt.Sprintf("i-%d", m.next), NodeID: s.Node.ID, State: provider.Pending, IP: s.Node.IP, Launched: time.Now(), Image: s.Spec.Image, Spec: s.Spec.Tag()}
-	m.insts = append(m.insts, inst)
-	if m.userData == nil {
-		m.userData = map[string]string{}
-	}
-	m.userData[s.Node.ID] = s.Spec.UserData
-	if err := m.lostLaunch[s.Node.ID]; err != nil {
-		return provider.Instance{}, err
-	}
-	return inst, nil
-}
-
-func (m *memProvider) WaitRunning(_ context.Context, insts []provider.Instance) ([]provider.Instance, error) {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	var out []provider.Instance
-	failed := provider.InstanceErrors{}
-	for _, w := range insts {
-		for i := range m.insts {
-			if m.insts[i].ID == w.ID {
-				m.insts[i].State = provider.Running
-				if err := m.postLaunch[m.insts[i].NodeID]; err != nil {
-					failed[w.ID] = err
-					continue
-				}
-				out = append(out, m.insts[i])
+	for _, i := range insts {
+		if i.NodeID == node && i.State.Live() {
+			ud, err := p.UserData(context.Background(), i.ID)
+			if err != nil {
+				t.Fatal(err)
 			}
+			return ud
 		}
 	}
-	if len(failed) > 0 {
-		return out, failed
-	}
-	return out, nil
+	t.Fatalf("node %s has no live instance", node)
+	return ""
 }
-
-func (m *memProvider) Terminate(_ context.Context, ids []string, force bool) error {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	var protected []provider.Instance
-	for _, i := range m.insts {
-		for _, id := range ids {
-			if i.ID == id && i.Protected && !force {
-				protected = append(protected, i)
-			}
-		}
-	}
-	if len(protected) > 0 {
-		return &provider.ProtectedError{Instances: protected}
-	}
-	for i := range m.insts {
-		for _, id := range ids {
-			if m.insts[i].ID == id {
-				m.insts[i].State = provider.Terminated
-				m.terminated = append(m.terminated, id)
-			}
-		}
-	}
-	return nil
-}
-
-func (m *memProvider) WaitTerminated(context.Context, []string) error { return nil }
 
 func newEngine(t *testing.T, cfg string, p provider.Provider) *Engine {
 	t.Helper()
@@ -185,31 +100,30 @@ func actions(res *UpResult) string {
 }
 
 func TestUpLaunchesMissingAndIsIdempotent(t *testing.T) {
-	p := &memProvider{}
+	p := newFake()
 	e := newEngine(t, nodesConfig(3, ""), p)
 	res, err := e.Up(context.Background(), UpOptions{CloudInit: true, Parallel: 2})
 	if err != nil || actions(res) != "0=created 1=created 2=created" {
 		t.Fatalf("first up: %v %s", err, actions(res))
 	}
-	if p.maxActive.Load() > 2 {
-		t.Errorf("--parallel 2 exceeded: %d launches at once", p.maxActive.Load())
+	if n := p.Cloud().MaxConcurrentLaunches(); n > 2 {
+		t.Errorf("--parallel 2 exceeded: %d launches at once", n)
 	}
-	if p.userData["1"] != "node 1 of c" {
-		t.Errorf("user data for node 1: %q", p.userData["1"])
+	if ud := userDataOf(t, p, "1"); ud != "node 1 of c" {
+		t.Errorf("user data for node 1: %q", ud)
 	}
 	res, err = e.Up(context.Background(), UpOptions{CloudInit: true})
-	if err != nil || actions(res) != "0=unchanged 1=unchanged 2=unchanged" || p.next != 3 {
-		t.Fatalf("re-run: %v %s (%d launches)", err, actions(res), p.next)
+	if err != nil || actions(res) != "0=unchanged 1=unchanged 2=unchanged" || p.Cloud().Made() != 3 {
+		t.Fatalf("re-run: %v %s (%d launches)", err, actions(res), p.Cloud().Made())
 	}
 }
 
 func TestUpReplacesDeadAndIsolatesFailures(t *testing.T) {
-	p := &memProvider{failLaunch: map[string]error{"2": errors.New("InsufficientInstanceCapacity")}}
+	p := newFake()
+	p.Cloud().FailLaunch = map[string]error{"2": errors.New("InsufficientInstanceCapacity")}
 	exit := 3
-	p.insts = []provider.Instance{
-		{ID: "i-old", NodeID: "0", State: provider.Failed, IP: "127.0.0.10", ExitCode: &exit, Protected: true},
-		{ID: "i-run", NodeID: "1", State: provider.Running, IP: "127.0.0.11"},
-	}
+	p.Cloud().Put(cid, provider.Instance{ID: "i-old", NodeID: "0", State: provider.Failed, IP: "127.0.0.10", ExitCode: &exit, Protected: true})
+	p.Cloud().Put(cid, provider.Instance{ID: "i-run", NodeID: "1", State: provider.Running, IP: "127.0.0.11"})
 	e := newEngine(t, nodesConfig(3, ""), p)
 	res, err := e.Up(context.Background(), UpOptions{CloudInit: true})
 	if !errors.Is(err, ErrNodesFailed) || !strings.Contains(err.Error(), "1 of 3 nodes (2)") {
@@ -221,8 +135,8 @@ func TestUpReplacesDeadAndIsolatesFailures(t *testing.T) {
 	if res.Nodes[0].Reason != "instance i-old was failed (exit code 3)" || res.Nodes[2].Error != "InsufficientInstanceCapacity" {
 		t.Errorf("details: %+v", res.Nodes)
 	}
-	if len(p.terminated) != 1 || p.terminated[0] != "i-old" {
-		t.Errorf("the dead instance must be terminated first: %v", p.terminated)
+	if got := p.Cloud().Terminated(); len(got) != 1 || got[0] != "i-old" {
+		t.Errorf("the dead instance must be terminated first: %v", got)
 	}
 }
 
@@ -234,7 +148,7 @@ func TestUpHealthGate(t *testing.T) {
 	}))
 	defer srv.Close()
 	_, port, _ := net.SplitHostPort(srv.Listener.Addr().String())
-	p := &memProvider{}
+	p := newFake()
 	// node 0 is on 127.0.0.10, where nothing listens: it must fail; the
 	// server listens on 127.0.0.1 only, so use a config whose node 1 is there.
 	cfg := "cluster:\n  name: c\n  search_path: [t]\n  health: {port: " + port + ", path: /health, timeout: 1}\n  local:\n    nodes:\n      - {id: 0, ip: 127.0.0.10}\n      - {id: 1, ip: 127.0.0.1}\n"
@@ -249,10 +163,9 @@ func TestUpHealthGate(t *testing.T) {
 }
 
 func TestDownRespectsProtectionAndStatusListsOrphans(t *testing.T) {
-	p := &memProvider{insts: []provider.Instance{
-		{ID: "i-1", NodeID: "0", State: provider.Running, IP: "127.0.0.10", Protected: true},
-		{ID: "i-2", NodeID: "9", State: provider.Running, IP: "127.0.0.99"},
-	}}
+	p := newFake()
+	p.Cloud().Put(cid, provider.Instance{ID: "i-1", NodeID: "0", State: provider.Running, IP: "127.0.0.10", Protected: true})
+	p.Cloud().Put(cid, provider.Instance{ID: "i-2", NodeID: "9", State: provider.Running, IP: "127.0.0.99"})
 	e := newEngine(t, nodesConfig(2, ""), p)
 	st, err := e.Status(context.Background(), PlanOptions{CloudInit: true})
 	if err != nil {
@@ -266,22 +179,23 @@ func TestDownRespectsProtectionAndStatusListsOrphans(t *testing.T) {
 	insts, _ := e.Observe(context.Background())
 	_, err = e.Down(context.Background(), insts, DownOptions{})
 	var pe *provider.ProtectedError
-	if !errors.As(err, &pe) || len(pe.Instances) != 1 || len(p.terminated) != 0 {
-		t.Fatalf("protected down must terminate nothing: %v %v", err, p.terminated)
+	if !errors.As(err, &pe) || len(pe.Instances) != 1 || len(p.Cloud().Terminated()) != 0 {
+		t.Fatalf("protected down must terminate nothing: %v %v", err, p.Cloud().Terminated())
 	}
 	res, err := e.Down(context.Background(), insts, DownOptions{Force: true})
-	if err != nil || len(res.Terminated) != 2 || len(p.terminated) != 2 {
-		t.Fatalf("forced down: %v %v", err, p.terminated)
+	if err != nil || len(res.Terminated) != 2 || len(p.Cloud().Terminated()) != 2 {
+		t.Fatalf("forced down: %v %v", err, p.Cloud().Terminated())
 	}
 }
 
 // An instance an interrupted up left pending is waited for, not relaunched.
 func TestUpWaitsForPendingInstances(t *testing.T) {
-	p := &memProvider{insts: []provider.Instance{{ID: "i-p", NodeID: "0", State: provider.Pending, IP: "127.0.0.10"}}}
+	p := newFake()
+	p.Cloud().Put(cid, provider.Instance{ID: "i-p", NodeID: "0", State: provider.Pending, IP: "127.0.0.10"})
 	e := newEngine(t, nodesConfig(1, ""), p)
 	res, err := e.Up(context.Background(), UpOptions{CloudInit: true})
-	if err != nil || actions(res) != "0=unchanged" || p.next != 0 {
-		t.Fatalf("%v %s (%d launches)", err, actions(res), p.next)
+	if err != nil || actions(res) != "0=unchanged" || p.Cloud().Made() != 0 {
+		t.Fatalf("%v %s (%d launches)", err, actions(res), p.Cloud().Made())
 	}
 	if st, _ := p.Instances(context.Background(), e.ID); st[0].State != provider.Running {
 		t.Errorf("the pending instance was not waited for: %s", st[0].State)

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -19,25 +18,24 @@ import (
 // A template error that only node 1 hits stops up before anything is
 // launched: every node is rendered first.
 func TestUpRendersEveryNodeBeforeLaunching(t *testing.T) {
-	p := &memProvider{}
+	p := newFake()
 	e := newEngineTemplate(t, nodesConfig(3, ""), "{% if _node_id == 1 %}{{ nope }}{% endif %}node {{ _node_id }}\n", p)
 	_, err := e.Up(context.Background(), UpOptions{CloudInit: true})
 	var te *render.Error
 	if !errors.As(err, &te) || !strings.Contains(err.Error(), "node 1") || !strings.Contains(err.Error(), "nope") {
 		t.Fatalf("want a template error for node 1, got %v", err)
 	}
-	if p.next != 0 {
-		t.Fatalf("%d instances launched before the template error", p.next)
+	if n := p.Cloud().Made(); n != 0 {
+		t.Fatalf("%d instances launched before the template error", n)
 	}
 }
 
 // A launch whose answer was lost after it took effect is adopted, not
 // reported failed; a launch that really failed stays failed.
 func TestUpAdoptsInstancesWhoseLaunchAnswerWasLost(t *testing.T) {
-	p := &memProvider{
-		lostLaunch: map[string]error{"0": errors.New("connection reset"), "2": errors.New("connection reset")},
-		failLaunch: map[string]error{"1": errors.New("InsufficientInstanceCapacity")},
-	}
+	p := newFake()
+	p.Cloud().LoseLaunch = map[string]error{"0": errors.New("connection reset"), "2": errors.New("connection reset")}
+	p.Cloud().FailLaunch = map[string]error{"1": errors.New("InsufficientInstanceCapacity")}
 	e := newEngine(t, nodesConfig(3, ""), p)
 	res, err := e.Up(context.Background(), UpOptions{CloudInit: true})
 	if !errors.Is(err, ErrNodesFailed) || actions(res) != "0=created 1=failed 2=created" {
@@ -54,17 +52,18 @@ func TestUpAdoptsInstancesWhoseLaunchAnswerWasLost(t *testing.T) {
 		}
 	}
 	// the next up launches only node 1
-	p.failLaunch = nil
+	p.Cloud().FailLaunch = nil
 	res, err = e.Up(context.Background(), UpOptions{CloudInit: true})
-	if err != nil || actions(res) != "0=unchanged 1=created 2=unchanged" || p.next != 3 {
-		t.Fatalf("re-run: %v %s (%d launches)", err, actions(res), p.next)
+	if err != nil || actions(res) != "0=unchanged 1=created 2=unchanged" || p.Cloud().Made() != 3 {
+		t.Fatalf("re-run: %v %s (%d launches)", err, actions(res), p.Cloud().Made())
 	}
 }
 
 // A post-launch step that fails (an elastic IP that cannot be associated)
 // fails that node, even though its instance runs.
 func TestUpFailsNodeWhosePostLaunchStepFailed(t *testing.T) {
-	p := &memProvider{postLaunch: map[string]error{"1": errors.New("associate eipalloc-doesnotexist: InvalidAllocationID.NotFound")}}
+	p := newFake()
+	p.Cloud().FailAfterLaunch = map[string]error{"1": errors.New("associate eipalloc-doesnotexist: InvalidAllocationID.NotFound")}
 	e := newEngine(t, nodesConfig(2, ""), p)
 	res, err := e.Up(context.Background(), UpOptions{CloudInit: true})
 	if !errors.Is(err, ErrNodesFailed) || actions(res) != "0=created 1=failed" {
@@ -79,12 +78,11 @@ func TestUpFailsNodeWhosePostLaunchStepFailed(t *testing.T) {
 // (healthy) one and terminates the other.
 func TestUpRemovesDuplicatesKeepingTheOlderHealthyOne(t *testing.T) {
 	t0 := time.Now().Add(-time.Hour)
-	p := &memProvider{insts: []provider.Instance{
-		{ID: "i-new", NodeID: "0", State: provider.Running, Launched: t0.Add(time.Minute), Protected: true},
-		{ID: "i-old", NodeID: "0", State: provider.Running, Launched: t0, Protected: true},
-		{ID: "i-1", NodeID: "1", State: provider.Running, Launched: t0},
-	}}
-	cfg := "cluster:\n  name: c\n  search_path: [t]\n  local:\n    nodes:\n      - {id: 0}\n      - {id: 1}\n"
+	p := newFake()
+	p.Cloud().Put(cid, provider.Instance{ID: "i-new", NodeID: "0", State: provider.Running, Launched: t0.Add(time.Minute), Protected: true})
+	p.Cloud().Put(cid, provider.Instance{ID: "i-old", NodeID: "0", State: provider.Running, Launched: t0, Protected: true})
+	p.Cloud().Put(cid, provider.Instance{ID: "i-1", NodeID: "1", State: provider.Running, Launched: t0})
+	cfg := "cluster:\n  name: c\n  search_path: [t]\n  local:\n    nodes:\n      - {id: 0, ip: 127.0.0.10}\n      - {id: 1, ip: 127.0.0.11}\n"
 	e := newEngine(t, cfg, p)
 	st, err := e.Status(context.Background(), PlanOptions{CloudInit: true})
 	if err != nil {
@@ -101,8 +99,8 @@ func TestUpRemovesDuplicatesKeepingTheOlderHealthyOne(t *testing.T) {
 	if err != nil || actions(res) != "0=unchanged 1=unchanged" || res.Nodes[0].InstanceID != "i-old" {
 		t.Fatalf("%v %s %+v", err, actions(res), res.Nodes)
 	}
-	if fmt.Sprint(p.terminated) != "[i-new]" || !strings.Contains(res.Nodes[0].Reason, "duplicate i-new") {
-		t.Errorf("terminated %v, reason %q", p.terminated, res.Nodes[0].Reason)
+	if got := p.Cloud().Terminated(); fmt.Sprint(got) != "[i-new]" || !strings.Contains(res.Nodes[0].Reason, "duplicate i-new") {
+		t.Errorf("terminated %v, reason %q", got, res.Nodes[0].Reason)
 	}
 }
 
@@ -112,24 +110,22 @@ func TestUpKeepsTheHealthyDuplicate(t *testing.T) {
 	defer srv.Close()
 	_, port, _ := net.SplitHostPort(srv.Listener.Addr().String())
 	t0 := time.Now().Add(-time.Hour)
-	p := &memProvider{insts: []provider.Instance{
-		{ID: "i-old-dead", NodeID: "0", State: provider.Running, IP: "127.0.0.93", Launched: t0},
-		{ID: "i-new-ok", NodeID: "0", State: provider.Running, IP: "127.0.0.1", Launched: t0.Add(time.Minute)},
-	}}
-	cfg := "cluster:\n  name: c\n  search_path: [t]\n  health: {port: " + port + ", path: /}\n  local:\n    nodes:\n      - {id: 0}\n"
+	p := newFake()
+	p.Cloud().Put(cid, provider.Instance{ID: "i-old-dead", NodeID: "0", State: provider.Running, IP: "127.0.0.93", Launched: t0})
+	p.Cloud().Put(cid, provider.Instance{ID: "i-new-ok", NodeID: "0", State: provider.Running, IP: "127.0.0.1", Launched: t0.Add(time.Minute)})
+	cfg := "cluster:\n  name: c\n  search_path: [t]\n  health: {port: " + port + ", path: /}\n  local:\n    nodes:\n      - {id: 0, ip: 127.0.0.1}\n"
 	e := newEngine(t, cfg, p)
 	res, err := e.Up(context.Background(), UpOptions{CloudInit: true})
-	if err != nil || res.Nodes[0].InstanceID != "i-new-ok" || fmt.Sprint(p.terminated) != "[i-old-dead]" {
-		t.Fatalf("%v %+v terminated %v", err, res.Nodes, p.terminated)
+	if got := p.Cloud().Terminated(); err != nil || res.Nodes[0].InstanceID != "i-new-ok" || fmt.Sprint(got) != "[i-old-dead]" {
+		t.Fatalf("%v %+v terminated %v", err, res.Nodes, got)
 	}
 }
 
 // Foreign instances (the cluster's name in another network) are listed by
 // status and never adopted or terminated.
 func TestForeignInstancesAreNeverTouched(t *testing.T) {
-	p := &memProvider{insts: []provider.Instance{
-		{ID: "i-theirs", NodeID: "0", State: provider.Running, IP: "10.1.0.10", Foreign: "vpc-b"},
-	}}
+	p := newFake()
+	p.Cloud().Put(cid, provider.Instance{ID: "i-theirs", NodeID: "0", State: provider.Running, IP: "10.1.0.10", Foreign: "vpc-b"})
 	e := newEngine(t, nodesConfig(1, ""), p)
 	res, err := e.Up(context.Background(), UpOptions{CloudInit: true})
 	if err != nil || actions(res) != "0=created" {
@@ -144,33 +140,11 @@ func TestForeignInstancesAreNeverTouched(t *testing.T) {
 	if err != nil || len(dr.LeftAlone) != 1 || len(dr.Terminated) != 1 || dr.Terminated[0].ID == "i-theirs" {
 		t.Fatalf("down: %v %+v", err, dr)
 	}
-	for _, id := range p.terminated {
+	for _, id := range p.Cloud().Terminated() {
 		if id == "i-theirs" {
 			t.Fatal("down terminated a foreign instance")
 		}
 	}
-}
-
-// watchedProvider adds liveness and logs to memProvider.
-type watchedProvider struct {
-	*memProvider
-	dead map[string]error // node id -> why its instance died
-}
-
-func (w *watchedProvider) Alive(_ context.Context, id string) error {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	for _, i := range w.insts {
-		if i.ID == id {
-			return w.dead[i.NodeID]
-		}
-	}
-	return fmt.Errorf("instance %s is gone", id)
-}
-
-func (w *watchedProvider) Logs(_ context.Context, id string, out io.Writer, _ bool, tail int) error {
-	fmt.Fprintf(out, "booting %s\nerror: address already in use\n", id)
-	return nil
 }
 
 // A node whose instance dies while its health is awaited fails at once,
@@ -180,7 +154,9 @@ func TestUpFailsAtOnceWhenTheInstanceDies(t *testing.T) {
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {}))
 	defer srv.Close()
 	_, port, _ := net.SplitHostPort(srv.Listener.Addr().String())
-	p := &watchedProvider{memProvider: &memProvider{}, dead: map[string]error{"0": errors.New("instance failed (exit code 1)")}}
+	p := newFake()
+	p.Cloud().DieAfterStart = map[string]error{"0": errors.New("instance failed (exit code 1)")}
+	p.Cloud().BootLog = map[string]string{"0": "error: address already in use\n"}
 	cfg := "cluster:\n  name: c\n  search_path: [t]\n  health: {port: " + port + ", path: /, timeout: 30}\n  local:\n    nodes:\n      - {id: 0, ip: 127.0.0.1}\n"
 	e := newEngine(t, cfg, p)
 	start := time.Now()
