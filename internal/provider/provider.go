@@ -103,8 +103,8 @@ type ResolveOptions struct {
 // Spec); providers keep no state between calls.
 type Resolution struct {
 	Image Image
-	// ImageHow says how the image was chosen, for messages, e.g.
-	// "(the image the cluster runs)" or "(newest)".
+	// ImageHow says how the image was chosen, for messages, e.g. "the
+	// image the cluster runs" or "newest, created 2026-11-20T10:00:00Z".
 	ImageHow string
 	// Snapshots are, by volume index in the config, the snapshots new
 	// volumes start from.

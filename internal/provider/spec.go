@@ -111,6 +111,9 @@ func (s Spec) canonical() map[string]string {
 	}
 	js := func(v any) string {
 		b, _ := json.Marshal(v)
+		if string(b) == "[]" {
+			return "null" // an empty list is no list: the same after a JSON round trip (omitempty)
+		}
 		return string(b)
 	}
 	return map[string]string{

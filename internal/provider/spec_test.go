@@ -1,6 +1,7 @@
 package provider
 
 import (
+	"encoding/json"
 	"fmt"
 	"strings"
 	"testing"
@@ -98,5 +99,23 @@ func TestTagChanges(t *testing.T) {
 	kept.LaunchedSpec = &launched
 	if c := Changes(kept, want); len(c) != 2 || c[1].Field != FieldUserData {
 		t.Errorf("launched-spec changes: %v", c)
+	}
+}
+
+// A spec read back from JSON (a store, a generation record) hashes as the
+// one it was written from, empty lists included.
+func TestSpecHashSurvivesAJSONRoundTrip(t *testing.T) {
+	s := baseSpec()
+	s.Tags, s.Env, s.SecurityGroups, s.Volumes = []config.KeyValue{}, []config.KeyValue{}, []string{}, []VolumeSpec{}
+	b, err := json.Marshal(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var back Spec
+	if err := json.Unmarshal(b, &back); err != nil {
+		t.Fatal(err)
+	}
+	if back.Hash() != s.Hash() || back.Tag() != s.Tag() {
+		t.Errorf("empty lists change the hash after a round trip")
 	}
 }

@@ -138,12 +138,12 @@ func resolveImage(t *txn, ref string, running []string, upgrade bool) (img image
 	if !upgrade {
 		for _, id := range running {
 			if r, ok := byID[id]; ok && r.Name == ref {
-				return r, "(the image the cluster runs)", nil
+				return r, "the image the cluster runs", nil
 			}
 		}
 	}
 	sortImages(named)
-	return named[0], "(newest, imported " + named[0].Created.Format(time.RFC3339) + ")", nil
+	return named[0], "newest, imported " + named[0].Created.Format(time.RFC3339), nil
 }
 
 // imageByID returns the image a launch spec names, from the store.

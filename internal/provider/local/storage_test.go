@@ -50,7 +50,7 @@ cp etc/version "$VOLUME_DATA/version"
 exec sleep 600
 `
 	res := resolve(ctx, t, p, c, provider.UpOptions{})
-	if res.Image.ID != v1.ID || res.Image.Name != "base" || !strings.HasPrefix(res.ImageHow, "(newest") {
+	if res.Image.ID != v1.ID || res.Image.Name != "base" || !strings.HasPrefix(res.ImageHow, "newest") {
 		t.Fatalf("Resolve = %+v (%s), want %s (base), the newest", res.Image, res.ImageHow, v1.ID)
 	}
 	ls := launchSpec(p, c, res, c.Nodes()[0], script)
@@ -99,9 +99,9 @@ exec sleep 600
 		want     string
 		how      string
 	}{
-		{"the cluster's image", observed, false, v1.ID, "(the image the cluster runs)"},
-		{"upgrade", observed, true, v2.ID, "(newest, imported "},
-		{"new cluster: newest", nil, false, v2.ID, "(newest, imported "},
+		{"the cluster's image", observed, false, v1.ID, "the image the cluster runs"},
+		{"upgrade", observed, true, v2.ID, "newest, imported "},
+		{"new cluster: newest", nil, false, v2.ID, "newest, imported "},
 	} {
 		res, err := p.Resolve(ctx, provider.ClusterID{Name: "img"}, tc.observed, provider.ResolveOptions{UpOptions: provider.UpOptions{UpgradeImage: tc.upgrade}})
 		if err != nil {
