@@ -10,6 +10,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/autoscaling"
 
+	"github.com/cloud-compose/cloud-compose-go/internal/config"
 	"github.com/cloud-compose/cloud-compose-go/internal/provider"
 )
 
@@ -47,11 +48,11 @@ func TestIntegrationGroup(t *testing.T) {
 	asg := autoscaling.NewFromConfig(mustConfig(t))
 	ensure := func(userData string) provider.GroupResult {
 		t.Helper()
-		data := pr.cluster.Data.Clone()
-		if err := h.p.Prepare(ctx, data, nil, provider.UpOptions{UseSnapshots: true}); err != nil {
+		resolved, err := h.p.Resolve(ctx, h.id, nil, provider.ResolveOptions{UpOptions: provider.UpOptions{UseSnapshots: true}, Check: true})
+		if err != nil {
 			t.Fatal(err)
 		}
-		res, err := h.p.EnsureGroup(ctx, h.id, userData)
+		res, err := h.p.EnsureGroup(ctx, h.id, h.p.Spec(config.Node{}, resolved, userData, nil))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -108,11 +109,11 @@ func TestIntegrationGroup(t *testing.T) {
 	// a new boot script and a new tag: a new version, the group follows
 	pr2 := writeProject(t, asgYAML(w, name, ", tier: front"))
 	h2 := openHarness(t, ctx, pr2, provider.Options{})
-	data := pr2.cluster.Data.Clone()
-	if err := h2.p.Prepare(ctx, data, nil, provider.UpOptions{}); err != nil {
+	resolved, err := h2.p.Resolve(ctx, h.id, nil, provider.ResolveOptions{Check: true})
+	if err != nil {
 		t.Fatal(err)
 	}
-	res, err = h2.p.EnsureGroup(ctx, h.id, "#!/bin/bash\necho v2\n")
+	res, err = h2.p.EnsureGroup(ctx, h.id, h2.p.Spec(config.Node{}, resolved, "#!/bin/bash\necho v2\n", nil))
 	if err != nil {
 		t.Fatal(err)
 	}

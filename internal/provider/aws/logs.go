@@ -2,36 +2,14 @@ package aws
 
 import (
 	"context"
-	"slices"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/cloudwatchlogs"
 	"github.com/aws/aws-sdk-go-v2/service/cloudwatchlogs/types"
-
-	"github.com/cloud-compose/cloud-compose-go/internal/config"
 )
-
-// retentionDays are the values CloudWatch Logs accepts for retentionInDays
-// (PutRetentionPolicy API reference).
-var retentionDays = []int{1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653}
 
 // usesAWSLogs reports `logging.driver: awslogs`.
 func (p *ec2Provider) usesAWSLogs() bool { return p.cluster.Logging.Driver == "awslogs" }
-
-// checkLogging checks the log group settings before any call.
-func (p *ec2Provider) checkLogging() []config.Problem {
-	if !p.usesAWSLogs() {
-		return nil
-	}
-	var probs []config.Problem
-	if p.cluster.Logging.Group == "" {
-		probs = append(probs, p.cluster.Problem([]string{"logging", "meta", "group"}, "logging.driver is awslogs but logging.meta.group names no log group"))
-	}
-	if r := p.cluster.Logging.Retention; !slices.Contains(retentionDays, r) {
-		probs = append(probs, p.cluster.Problem([]string{"logging", "meta", "retention"}, "%d days is not a CloudWatch Logs retention; use one of %v", r, retentionDays))
-	}
-	return probs
-}
 
 // ensureLogGroup creates the log group with its retention, idempotently:
 // one call when it already exists as configured.

@@ -186,31 +186,45 @@ type upResult struct {
 	created   []provider.Instance
 	unchanged []string // node ids
 	failed    map[string]error
-	userData  map[string]string // node id -> rendered script
+	userData  map[string]string        // node id -> rendered script
+	specs     map[string]provider.Spec // node id -> the spec launched
 }
 
 // up does what the engine's `up` does with the provider for static nodes:
-// observe, prepare, render and launch each missing node, wait.
+// observe, resolve (with the pre-launch checks), render and launch each
+// missing node that is not blocked, wait.
 func (h *harness) up(ctx context.Context, opts provider.UpOptions) (*upResult, error) {
 	c := h.project.cluster
 	observed, err := h.p.Instances(ctx, h.id)
 	if err != nil {
 		return nil, err
 	}
-	data := c.Data.Clone()
-	if err := h.p.Prepare(ctx, data, observed, opts); err != nil {
+	res := &upResult{failed: map[string]error{}, userData: map[string]string{}, specs: map[string]provider.Spec{}}
+	var launch []config.Node
+	for _, n := range c.Nodes() {
+		if provider.MatchNode(observed, n).Live != nil {
+			res.unchanged = append(res.unchanged, n.ID)
+			continue
+		}
+		launch = append(launch, n)
+	}
+	resolved, err := h.p.Resolve(ctx, h.id, observed, provider.ResolveOptions{UpOptions: opts, Launch: launch, Check: true})
+	if err != nil {
+		return nil, err
+	}
+	data, err := render.ResolvedData(c, resolved)
+	if err != nil {
 		return nil, err
 	}
 	r, err := render.New(h.project.dir, c, nil)
 	if err != nil {
 		return nil, err
 	}
-	res := &upResult{failed: map[string]error{}, userData: map[string]string{}}
 	var mu sync.Mutex
 	var wg sync.WaitGroup
-	for _, n := range c.Nodes() {
-		if provider.MatchNode(observed, n).Live != nil {
-			res.unchanged = append(res.unchanged, n.ID)
+	for _, n := range launch {
+		if err := resolved.Blocked[n.ID]; err != nil {
+			res.failed[n.ID] = err
 			continue
 		}
 		script, err := r.Build(c, render.Options{Data: data, NodeID: c.NodeIDValue(n)})
@@ -222,10 +236,12 @@ func (h *harness) up(ctx context.Context, opts provider.UpOptions) (*upResult, e
 			return nil, err
 		}
 		res.userData[n.ID] = script
+		spec := h.p.Spec(n, resolved, ud, nil)
+		res.specs[n.ID] = spec
 		wg.Add(1)
 		go func(n config.Node) {
 			defer wg.Done()
-			in, err := h.p.Launch(ctx, provider.LaunchSpec{Cluster: h.id, Node: n, UserData: ud, Generation: "1"})
+			in, err := h.p.Launch(ctx, provider.LaunchSpec{Cluster: h.id, Node: n, Spec: spec, Generation: "1"})
 			mu.Lock()
 			defer mu.Unlock()
 			if err != nil {
@@ -243,6 +259,12 @@ func (h *harness) up(ctx context.Context, opts provider.UpOptions) (*upResult, e
 	res.created = running
 	sort.Slice(res.created, func(i, j int) bool { return res.created[i].NodeID < res.created[j].NodeID })
 	return res, nil
+}
+
+// resolve resolves for the nodes of the project as plan does (no checks)
+// or, with launch, as up does before launching them.
+func (h *harness) resolve(ctx context.Context, observed []provider.Instance, opts provider.UpOptions, launch []config.Node) (provider.Resolution, error) {
+	return h.p.Resolve(ctx, h.id, observed, provider.ResolveOptions{UpOptions: opts, Launch: launch, Check: len(launch) > 0})
 }
 
 // down does what the engine's `down` does: terminates the cluster's

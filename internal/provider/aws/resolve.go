@@ -3,7 +3,6 @@ package aws
 import (
 	"context"
 	"errors"
-	"strconv"
 	"sync"
 
 	ec2types "github.com/aws/aws-sdk-go-v2/service/ec2/types"
@@ -33,18 +32,15 @@ import (
 // for the image.
 func (p *ec2Provider) Resolve(ctx context.Context, cluster provider.ClusterID, observed []provider.Instance, opts provider.ResolveOptions) (provider.Resolution, error) {
 	var res provider.Resolution
-	// Everything that can be checked without AWS, before any call.
-	var probs []config.Problem
-	if err := p.checkVolumes(); err != nil {
-		var ce *config.Error
-		if errors.As(err, &ce) {
-			probs = append(probs, ce.Problems...)
+	// Volume bounds and logging are checked when the config is loaded;
+	// what a launch needs (image, security groups, key pair, subnets) is
+	// checked here too, before any call, in case the caller did not.
+	if opts.Check {
+		if err := p.cluster.CheckUp(); err != nil {
+			return res, err
 		}
-	}
-	probs = append(probs, p.checkLogging()...)
-	probs = append(probs, p.checkLaunchConfig()...)
-	if len(probs) > 0 {
-		return res, &config.Error{Problems: probs}
+	} else if p.aws.AMI == "" {
+		return res, &config.Error{Problems: []config.Problem{p.cluster.Problem([]string{"aws", "ami"}, "is required: an image id (ami-…) or the Name tag of images")}}
 	}
 
 	launch := map[string]config.Node{}
@@ -130,7 +126,7 @@ func (p *ec2Provider) Resolve(ctx context.Context, cluster provider.ClusterID, o
 		return res, err
 	}
 	if check {
-		probs = p.checkNetwork(subnets)
+		probs := p.checkNetwork(subnets)
 		eipProbs, eipErrs := p.checkEIPs(launch, eips, observed)
 		probs = append(probs, eipProbs...)
 		if len(probs) > 0 {
@@ -164,26 +160,3 @@ func (p *ec2Provider) Resolve(ctx context.Context, cluster provider.ClusterID, o
 // hasImageDetails reports whether the image was looked up (it has a root
 // device), so its existence is known before the launch.
 func hasImageDetails(img provider.Image) bool { return img.RootDevice != "" }
-
-// checkLaunchConfig checks the keys a launch needs.
-func (p *ec2Provider) checkLaunchConfig() []config.Problem {
-	var probs []config.Problem
-	if p.aws.AMI == "" {
-		probs = append(probs, p.cluster.Problem([]string{"aws", "ami"}, "is required: an image id (ami-…) or the Name tag of images"))
-	}
-	if len(p.aws.SecurityGroups) == 0 {
-		probs = append(probs, p.cluster.Problem([]string{"aws", "security_groups"}, "is required: the security group ids for the instances"))
-	}
-	if p.GroupMode() {
-		if len(p.aws.ASG.Subnets) == 0 {
-			probs = append(probs, p.cluster.Problem([]string{"aws", "asg", "subnets"}, "is required: at least one subnet"))
-		}
-		return probs
-	}
-	for _, n := range p.aws.Nodes {
-		if n.Subnet == "" {
-			probs = append(probs, p.cluster.Problem([]string{"aws", "nodes", strconv.Itoa(n.Index), "subnet"}, "node %s needs a subnet", n.ID))
-		}
-	}
-	return probs
-}

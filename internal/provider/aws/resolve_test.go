@@ -12,6 +12,7 @@ import (
 
 	"github.com/cloud-compose/cloud-compose-go/internal/config"
 	"github.com/cloud-compose/cloud-compose-go/internal/provider"
+	"github.com/cloud-compose/cloud-compose-go/internal/render"
 )
 
 // TestIntegrationIPHolders: a node IP held by another cluster's instance or
@@ -50,7 +51,7 @@ func TestIntegrationIPHolders(t *testing.T) {
 		}
 	}
 	// one RunInstances (node 1), one lookup of the holders for all nodes,
-	// one DescribeSubnets (Prepare checks the subnets exist and hold the IPs)
+	// one DescribeSubnets (Resolve checks the subnets exist and hold the IPs)
 	h.budget(1+1+1+1+1+1+1, map[string]int{"ec2:RunInstances": 1, "ec2:DescribeNetworkInterfaces": 1, "ec2:DescribeSubnets": 1})
 
 	// down finds this cluster's instances by tag: the other cluster's
@@ -101,11 +102,14 @@ func TestIntegrationImageResolution(t *testing.T) {
 	} {
 		t.Run(tc.desc, func(t *testing.T) {
 			h.calls.Reset()
-			data := pr.cluster.Data.Clone()
-			if err := h.p.Prepare(ctx, data, tc.observed, provider.UpOptions{UpgradeImage: tc.upgrade}); err != nil {
+			res, err := h.resolve(ctx, tc.observed, provider.UpOptions{UpgradeImage: tc.upgrade}, nil)
+			if err != nil {
 				t.Fatal(err)
 			}
-			a := subMapping(data, "aws")
+			if res.Image.ID != tc.want || res.Image.Name != w.amiName || res.ImageHow == "" {
+				t.Errorf("image %+v (%s), want %s named %s", res.Image, res.ImageHow, tc.want, w.amiName)
+			}
+			a := awsData(t, pr.cluster, res)
 			ami, _ := a.Get("ami")
 			amiName, _ := a.Get("ami_name")
 			if ami != tc.want || amiName != w.amiName {
@@ -120,20 +124,22 @@ func TestIntegrationImageResolution(t *testing.T) {
 	t.Run("ami id as is", func(t *testing.T) {
 		pr := writeProject(t, strings.Replace(clusterYAML(w, uniq("byid"), 1, "", ""), "ami: "+w.amiName, "ami: "+newer, 1))
 		h := openHarness(t, ctx, pr, provider.Options{})
-		data := pr.cluster.Data.Clone()
-		if err := h.p.Prepare(ctx, data, nil, provider.UpOptions{}); err != nil {
+		res, err := h.resolve(ctx, nil, provider.UpOptions{}, nil)
+		if err != nil {
 			t.Fatal(err)
 		}
-		a := subMapping(data, "aws")
-		if ami, _ := a.Get("ami"); ami != newer || a.Has("ami_name") {
-			t.Errorf("aws.ami = %v (ami_name set: %v), want %s", ami, a.Has("ami_name"), newer)
+		a := awsData(t, pr.cluster, res)
+		if ami, _ := a.Get("ami"); ami != newer || a.Has("ami_name") || res.Image.ID != newer {
+			t.Errorf("aws.ami = %v (ami_name set: %v), image %+v, want %s", ami, a.Has("ami_name"), res.Image, newer)
 		}
+		// an id needs no lookup for a plan (no volume takes its root device)
+		h.budget(0, nil)
 	})
 	t.Run("no match", func(t *testing.T) {
 		missing := uniq("no-such-image")
 		pr := writeProject(t, strings.Replace(clusterYAML(w, uniq("nomatch"), 1, "", ""), "ami: "+w.amiName, "ami: "+missing, 1))
 		h := openHarness(t, ctx, pr, provider.Options{})
-		err := h.p.Prepare(ctx, pr.cluster.Data.Clone(), nil, provider.UpOptions{})
+		_, err := h.resolve(ctx, nil, provider.UpOptions{}, nil)
 		if !errors.Is(err, ErrNoImage) || !strings.Contains(err.Error(), "Name="+missing) || !strings.Contains(err.Error(), "us-east-1") {
 			t.Errorf("err = %v, want ErrNoImage naming the tag and the region", err)
 		}
@@ -141,7 +147,8 @@ func TestIntegrationImageResolution(t *testing.T) {
 	t.Run("unknown ami id", func(t *testing.T) {
 		pr := writeProject(t, strings.Replace(clusterYAML(w, uniq("badid"), 1, "", ""), "ami: "+w.amiName, "ami: ami-0000000000deadbee", 1))
 		h := openHarness(t, ctx, pr, provider.Options{})
-		err := h.p.Prepare(ctx, pr.cluster.Data.Clone(), nil, provider.UpOptions{})
+		// before a launch, the image must exist
+		_, err := h.resolve(ctx, nil, provider.UpOptions{}, pr.cluster.Nodes())
 		var ae *Error
 		if err == nil || (!errors.Is(err, ErrNoImage) && !(errors.As(err, &ae) && ae.Hint != "")) {
 			t.Errorf("err = %v, want an error about the image", err)
@@ -150,8 +157,9 @@ func TestIntegrationImageResolution(t *testing.T) {
 }
 
 // TestIntegrationSnapshots: each volume starts from the newest completed
-// snapshot of its cluster and device at or before the snapshot time; the
-// id is written back for templates; an explicit snapshot stays.
+// snapshot of its cluster and device at or before the snapshot time (in
+// the spec, and so in the block device map); the id is written back for
+// templates (render.ResolvedData); an explicit snapshot stays.
 func TestIntegrationSnapshots(t *testing.T) {
 	requireMoto(t)
 	ctx := testContext(t)
@@ -200,15 +208,15 @@ func TestIntegrationSnapshots(t *testing.T) {
 	} {
 		t.Run(tc.desc, func(t *testing.T) {
 			h.calls.Reset()
-			data := pr.cluster.Data.Clone()
-			if err := h.p.Prepare(ctx, data, nil, tc.opts); err != nil {
+			res, err := h.resolve(ctx, nil, tc.opts, nil)
+			if err != nil {
 				t.Fatal(err)
 			}
 			devs := map[string]string{}
-			for _, d := range h.p.prepared.devices {
+			for _, d := range blockDevices(h.p.Spec(pr.cluster.AWS.Nodes[0], res, "", nil).Volumes) {
 				devs[aws.ToString(d.DeviceName)] = aws.ToString(d.Ebs.SnapshotId)
 			}
-			vols, _ := subMapping(data, "aws").Get("volumes")
+			vols, _ := awsData(t, pr.cluster, res).Get("volumes")
 			written := func(i int) string {
 				v, _ := vols.([]any)[i].(*config.Mapping).Get("snapshot")
 				s, _ := v.(string)
@@ -236,4 +244,20 @@ func TestIntegrationSnapshots(t *testing.T) {
 			}
 		})
 	}
+}
+
+// awsData is the template data's `aws:` section with the resolution
+// written in, as render gives it to templates.
+func awsData(t *testing.T, c *config.Cluster, res provider.Resolution) *config.Mapping {
+	t.Helper()
+	data, err := render.ResolvedData(c, res)
+	if err != nil {
+		t.Fatal(err)
+	}
+	v, _ := data.Get("aws")
+	m, ok := v.(*config.Mapping)
+	if !ok {
+		t.Fatalf("template data has no aws section: %v", v)
+	}
+	return m
 }

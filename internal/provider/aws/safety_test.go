@@ -193,7 +193,7 @@ func TestIntegrationTerminateAlreadyGone(t *testing.T) {
 	}
 }
 
-// TestIntegrationPostLaunchErrors: an elastic IP that passes Prepare's
+// TestIntegrationPostLaunchErrors: an elastic IP that passes Resolve's
 // check but is gone by the association fails exactly its instance, as an
 // InstanceErrors, and leaves it out of WaitRunning's result.
 func TestIntegrationPostLaunchErrors(t *testing.T) {
@@ -218,7 +218,8 @@ func TestIntegrationPostLaunchErrors(t *testing.T) {
 		t.Fatalf("node 1 has eip %q, want %s:\n%s", pr.cluster.AWS.Nodes[1].EIP, eips[1], yml)
 	}
 	h := openHarness(t, ctx, pr, provider.Options{})
-	if err := h.p.Prepare(ctx, pr.cluster.Data.Clone(), nil, provider.UpOptions{}); err != nil {
+	res, err := h.resolve(ctx, nil, provider.UpOptions{}, pr.cluster.AWS.Nodes)
+	if err != nil {
 		t.Fatal(err)
 	}
 	if _, err := w.ec2.ReleaseAddress(ctx, &ec2.ReleaseAddressInput{AllocationId: aws.String(eips[1])}); err != nil {
@@ -226,7 +227,7 @@ func TestIntegrationPostLaunchErrors(t *testing.T) {
 	}
 	var launched []provider.Instance
 	for _, n := range pr.cluster.AWS.Nodes {
-		in, err := h.p.Launch(ctx, provider.LaunchSpec{Cluster: h.id, Node: n})
+		in, err := h.p.Launch(ctx, provider.LaunchSpec{Cluster: h.id, Node: n, Spec: h.p.Spec(n, res, "", nil)})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -249,10 +250,10 @@ func TestIntegrationPostLaunchErrors(t *testing.T) {
 	}
 }
 
-// TestIntegrationPrepareChecks: a missing subnet, an IP outside its subnet
+// TestIntegrationResolveChecks: a missing subnet, an IP outside its subnet
 // and a missing elastic IP are config errors with file:line, found by
-// Prepare, which creates nothing (no role, no log group).
-func TestIntegrationPrepareChecks(t *testing.T) {
+// Resolve before a launch, which creates nothing (no role, no log group).
+func TestIntegrationResolveChecks(t *testing.T) {
 	requireMoto(t)
 	ctx := testContext(t)
 	w := newWorld(t, ctx)
@@ -274,15 +275,15 @@ func TestIntegrationPrepareChecks(t *testing.T) {
 			}
 			pr := writeProject(t, strings.Replace(yml, tc.old, tc.new, 1))
 			h := openHarness(t, ctx, pr, provider.Options{})
-			err := h.p.Prepare(ctx, pr.cluster.Data.Clone(), nil, provider.UpOptions{})
+			_, err := h.resolve(ctx, nil, provider.UpOptions{}, pr.cluster.AWS.Nodes)
 			var ce *config.Error
 			if !errors.As(err, &ce) || len(ce.Problems) != 1 || ce.Problems[0].Key != tc.key || ce.Problems[0].Line == 0 {
-				t.Fatalf("Prepare: %v, want one config problem at %s with a line", err, tc.key)
+				t.Fatalf("Resolve: %v, want one config problem at %s with a line", err, tc.key)
 			}
 			t.Log(err)
 			for _, op := range []string{"iam:CreateRole", "iam:CreateInstanceProfile", "iam:PutRolePolicy", "cloudwatchlogs:CreateLogGroup", "ec2:RunInstances"} {
 				if n := h.calls.Count(op); n != 0 {
-					t.Errorf("Prepare called %s %d times", op, n)
+					t.Errorf("Resolve called %s %d times", op, n)
 				}
 			}
 		})

@@ -1,6 +1,7 @@
 package aws
 
 import (
+	"context"
 	"testing"
 
 	"github.com/cloud-compose/cloud-compose-go/internal/provider"
@@ -29,7 +30,7 @@ func TestIntegrationSnapshotCreate(t *testing.T) {
 	}
 	// The tags are the ones up restores by, in the cluster's own VPC.
 	at := snaps[1].Created.Add(1e9)
-	found, err := h.p.findSnapshots(ctx, "/dev/sda1", name, at, map[string]bool{w.vpc: true})
+	found, err := h.p.findSnapshots(ctx, "/dev/sda1", name, at, vpcs(w.vpc))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -37,11 +38,22 @@ func TestIntegrationSnapshotCreate(t *testing.T) {
 		t.Errorf("up would not restore the new snapshots: %v (made %v)", found, snaps)
 	}
 	// A same-named cluster in another VPC never restores them.
-	found, err = h.p.findSnapshots(ctx, "/dev/sda1", name, at, map[string]bool{"vpc-elsewhere": true})
+	found, err = h.p.findSnapshots(ctx, "/dev/sda1", name, at, vpcs("vpc-elsewhere"))
 	if err != nil {
 		t.Fatal(err)
 	}
 	if len(found) != 0 {
 		t.Errorf("a cluster in another VPC would restore these snapshots: %v", found)
+	}
+}
+
+// vpcs is a cluster network of these VPCs, for findSnapshots.
+func vpcs(ids ...string) func(context.Context) (map[string]bool, error) {
+	return func(context.Context) (map[string]bool, error) {
+		m := map[string]bool{}
+		for _, id := range ids {
+			m[id] = true
+		}
+		return m, nil
 	}
 }

@@ -48,7 +48,7 @@ func (p *ec2Provider) Spec(node config.Node, res provider.Resolution, userData s
 func (p *ec2Provider) volumeSpecs(node config.Node, res provider.Resolution) []provider.VolumeSpec {
 	var out []provider.VolumeSpec
 	for _, v := range p.aws.Volumes {
-		if isNFS(v) {
+		if v.NFS() {
 			continue
 		}
 		if v.Ephemeral {
@@ -69,8 +69,8 @@ func (p *ec2Provider) volumeSpecs(node config.Node, res provider.Resolution) []p
 			Mount:               v.Mount,
 			Snapshot:            res.Snapshots[v.Index].For(node.ID),
 		}
-		if limits[v.Type].maxIOPS > 0 {
-			vs.IOPS = volumeIOPS(v)
+		if config.EBSVolumeLimits[v.Type].MaxIOPS > 0 {
+			vs.IOPS = v.EBSIOPS() // EBS takes none for the other types
 		}
 		out = append(out, vs)
 	}

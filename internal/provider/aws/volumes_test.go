@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -51,7 +53,9 @@ const unitBase = `cluster:
 `
 
 // TestVolumeBounds: every volume is checked against EBS's limits before
-// any call, and all problems come at once with file:line.
+// any call — when the config is loaded, so the provider is never opened
+// with a volume EBS would refuse — and all problems come at once with
+// file:line; a valid volume goes into the spec as configured.
 func TestVolumeBounds(t *testing.T) {
 	for _, tc := range []struct {
 		desc   string
@@ -82,14 +86,31 @@ func TestVolumeBounds(t *testing.T) {
 		{"nfs is not checked", "{name: shared, file_system: nfs, size: 20T}", nil},
 	} {
 		t.Run(tc.desc, func(t *testing.T) {
-			p, calls := unitProvider(t, unitBase+"    volumes:\n      - "+tc.volume+"\n", "")
-			if err := p.checkVolumes(); (err == nil) != (tc.want == nil) {
-				t.Fatalf("checkVolumes: %v, want problems %q", err, tc.want)
+			yml := unitBase + "    volumes:\n      - " + tc.volume + "\n"
+			path := filepath.Join(t.TempDir(), "cloud-compose.yml")
+			doc, err := config.Parse(path, []byte(yml), os.LookupEnv)
+			if err != nil {
+				t.Fatal(err)
+			}
+			_, err = config.LoadCluster(doc)
+			if (err == nil) != (tc.want == nil) {
+				t.Fatalf("loading: %v, want problems %q", err, tc.want)
 			}
 			if tc.want == nil {
+				p, calls := unitProvider(t, yml, "")
+				res, err := p.Resolve(context.Background(), provider.ClusterID{Name: "unit"}, nil, provider.ResolveOptions{})
+				if err != nil {
+					t.Fatal(err)
+				}
+				vols := p.Spec(p.aws.Nodes[0], res, "", nil).Volumes
+				if v := p.aws.Volumes[0]; !v.NFS() && (len(vols) != 1 || vols[0].SizeGB != v.SizeGB || vols[0].Type != v.Type) {
+					t.Errorf("spec volumes %+v for %+v", vols, v)
+				}
+				if calls.Total() != 0 {
+					t.Errorf("calls: %s", calls)
+				}
 				return
 			}
-			err := p.Prepare(context.Background(), p.cluster.Data.Clone(), nil, provider.UpOptions{})
 			var ce *config.Error
 			if !errors.As(err, &ce) {
 				t.Fatalf("err = %v, want a *config.Error", err)
@@ -101,9 +122,6 @@ func TestVolumeBounds(t *testing.T) {
 			}
 			if !strings.Contains(err.Error(), "cloud-compose.yml:") || !strings.Contains(err.Error(), "cluster.aws.volumes[0]") {
 				t.Errorf("problem not located: %v", err)
-			}
-			if calls.Total() != 0 {
-				t.Errorf("calls before the bounds check: %s", calls)
 			}
 		})
 	}
@@ -121,14 +139,18 @@ func TestRunInstancesInput(t *testing.T) {
       - {name: ephemeral0, block: /dev/xvdb, ephemeral: true}
       - {name: shared, file_system: nfs4, mount: /shared}
     nodes:`, 1)
-	p, _ := unitProvider(t, yml, "")
-	prep := &prepared{
-		image:   provider.Image{ID: "ami-0123456789abcdef0", RootDevice: "/dev/sda1"},
-		profile: "unit",
+	p, calls := unitProvider(t, yml, "")
+	res := provider.Resolution{
+		Image:     provider.Image{ID: "ami-0123456789abcdef0", RootDevice: "/dev/sda1"},
+		Snapshots: map[int]provider.SnapshotChoice{1: {Newest: "snap-1"}},
+		Profile:   "unit",
 	}
-	prep.devices = p.blockDevices(prep.image.RootDevice, map[int]string{1: "snap-1"})
-	spec := provider.LaunchSpec{Cluster: provider.ClusterID{Name: "unit", Env: "prod"}, Node: p.aws.Nodes[0], UserData: "#!/bin/bash\necho a\n", Generation: "7"}
-	in := p.runInstancesInput(spec, prep)
+	ls := provider.LaunchSpec{Cluster: provider.ClusterID{Name: "unit", Env: "prod"}, Node: p.aws.Nodes[0], Generation: "7"}
+	ls.Spec = p.Spec(ls.Node, res, "#!/bin/bash\necho a\n", nil)
+	in := p.runInstancesInput(ls)
+	if calls.Total() != 0 {
+		t.Errorf("building the call made calls: %s", calls)
+	}
 
 	if aws.ToString(in.ImageId) != "ami-0123456789abcdef0" || in.InstanceType != "m5.large" || aws.ToString(in.KeyName) != "key" ||
 		!aws.ToBool(in.DisableApiTermination) || !aws.ToBool(in.Monitoring.Enabled) || !aws.ToBool(in.EbsOptimized) ||
@@ -139,7 +161,7 @@ func TestRunInstancesInput(t *testing.T) {
 	if aws.ToString(nic.SubnetId) != "subnet-1" || aws.ToString(nic.PrivateIpAddress) != "10.0.1.10" || strings.Join(nic.Groups, ",") != "sg-1,sg-2" || !aws.ToBool(nic.DeleteOnTermination) {
 		t.Errorf("network interface: %+v", nic)
 	}
-	if ud, _ := base64.StdEncoding.DecodeString(aws.ToString(in.UserData)); string(ud) != spec.UserData {
+	if ud, _ := base64.StdEncoding.DecodeString(aws.ToString(in.UserData)); string(ud) != ls.Spec.UserData {
 		t.Errorf("user data %q", ud)
 	}
 	type dev struct {
@@ -185,8 +207,8 @@ func TestRunInstancesInput(t *testing.T) {
 				t.Errorf("%s tag %s = %q, want %q", ts.ResourceType, k, tags[k], v)
 			}
 		}
-		if len(tags[provider.TagSpec]) != 16 {
-			t.Errorf("spec tag %q", tags[provider.TagSpec])
+		if tags[provider.TagSpec] != ls.Spec.Tag() || !strings.HasPrefix(tags[provider.TagSpec], "1:") {
+			t.Errorf("spec tag %q, want the spec's %q", tags[provider.TagSpec], ls.Spec.Tag())
 		}
 	}
 	if !types[ec2types.ResourceTypeInstance] || !types[ec2types.ResourceTypeVolume] {
@@ -196,20 +218,29 @@ func TestRunInstancesInput(t *testing.T) {
 	// the client token: stable for the same spec in one run, at most 64
 	// characters, different for another node or another user data
 	tok := aws.ToString(in.ClientToken)
-	if again := aws.ToString(p.runInstancesInput(spec, prep).ClientToken); again != tok || len(tok) > 64 {
+	if again := aws.ToString(p.runInstancesInput(ls).ClientToken); again != tok || len(tok) > 64 {
 		t.Errorf("client token %q then %q", tok, again)
 	}
-	spec2 := spec
-	spec2.UserData += "echo b\n"
-	in2 := p.runInstancesInput(spec2, prep)
+	ls2 := ls
+	ls2.Spec = p.Spec(ls.Node, res, ls.Spec.UserData+"echo b\n", nil)
+	in2 := p.runInstancesInput(ls2)
 	if aws.ToString(in2.ClientToken) == tok || tagValue(in2.TagSpecifications, provider.TagSpec) == tagValue(in.TagSpecifications, provider.TagSpec) {
-		t.Errorf("another user data kept the token or the spec hash")
+		t.Errorf("another user data kept the token or the spec tag")
 	}
-	// a snapshot is data, not definition: the spec hash ignores it
-	prep2 := *prep
-	prep2.devices = p.blockDevices(prep.image.RootDevice, map[int]string{1: "snap-2"})
-	if tagValue(p.runInstancesInput(spec, &prep2).TagSpecifications, provider.TagSpec) != tagValue(in.TagSpecifications, provider.TagSpec) {
-		t.Errorf("a newer snapshot changed the spec hash")
+	if c, ok := provider.TagChanges(provider.Instance{Spec: tagValue(in.TagSpecifications, provider.TagSpec)}, ls2.Spec); !ok || len(c) != 1 || c[0].Field != provider.FieldUserData {
+		t.Errorf("the launched tag against the new spec: %v (%v), want user_data only", c, ok)
+	}
+	// a snapshot is data, not definition: the spec tag and the token ignore it
+	res2 := res
+	res2.Snapshots = map[int]provider.SnapshotChoice{1: {Newest: "snap-2"}}
+	ls3 := ls
+	ls3.Spec = p.Spec(ls.Node, res2, ls.Spec.UserData, nil)
+	in3 := p.runInstancesInput(ls3)
+	if tagValue(in3.TagSpecifications, provider.TagSpec) != tagValue(in.TagSpecifications, provider.TagSpec) || aws.ToString(in3.ClientToken) != tok {
+		t.Errorf("a newer snapshot changed the spec tag or the token")
+	}
+	if got := aws.ToString(in3.BlockDeviceMappings[1].Ebs.SnapshotId); got != "snap-2" {
+		t.Errorf("the data volume starts from %q, want snap-2", got)
 	}
 }
 
