@@ -2,6 +2,7 @@ package cli
 
 import (
 	"encoding/json"
+	"errors"
 
 	"github.com/spf13/cobra"
 	"go.yaml.in/yaml/v3"
@@ -31,6 +32,15 @@ secrets: (and keys that name a secret) are shown as <redacted>.`,
 				}
 				if err != nil {
 					return err
+				}
+				// What only a launch needs (the original's own fixtures
+				// lack it, and build works on them): a warning here, an
+				// error for up and plan.
+				var ce *config.Error
+				if errors.As(c.CheckUp(), &ce) {
+					for _, pr := range ce.Problems {
+						g.warnf("%s (cluster up and plan refuse this)", pr)
+					}
 				}
 			}
 			data := config.NewRedactor().Mapping(p.doc.Data)

@@ -79,6 +79,10 @@ type PlanOptions struct {
 // the cluster has a check, and with Diff one user-data read per replaced
 // node.
 func (e *Engine) Plan(ctx context.Context, opts PlanOptions) (*Plan, error) {
+	// what up would refuse, plan reports first, before any API call
+	if err := e.Cluster.CheckUp(); err != nil {
+		return nil, err
+	}
 	observed, err := e.Provider.Instances(ctx, e.ID)
 	if err != nil {
 		return nil, err
