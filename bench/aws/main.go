@@ -23,6 +23,8 @@ import (
 	awsconfig "github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/service/ec2"
 	ec2types "github.com/aws/aws-sdk-go-v2/service/ec2/types"
+
+	"github.com/cloud-compose/cloud-compose-go/internal/provider/aws/awstest"
 )
 
 func main() {
@@ -146,7 +148,7 @@ func main() {
 				}
 			}
 			log.Printf("%s N=%d: up %.2fs %d calls (%s), re-run %.2fs %d calls, down %.2fs %d calls, %d running after up",
-				tool, n, r.up.wall.Seconds(), sum(r.up.calls), describeCalls(r.up.calls), r.rerun.wall.Seconds(), sum(r.rerun.calls), r.down.wall.Seconds(), sum(r.down.calls), r.running)
+				tool, n, r.up.wall.Seconds(), awstest.Total(r.up.calls), awstest.Describe(r.up.calls), r.rerun.wall.Seconds(), awstest.Total(r.rerun.calls), r.down.wall.Seconds(), awstest.Total(r.down.calls), r.running)
 			results = append(results, r)
 		}
 	}
@@ -214,8 +216,8 @@ func table(rs []result) string {
 			status = " (error)"
 		}
 		fmt.Fprintf(&b, "| %d | %s%s | %.1f s | %d | %.2f | %d | %.2f× | %.2f s | %d | %.2f s | %d | %d |\n",
-			r.n, r.tool, status, r.up.wall.Seconds(), sum(r.up.calls), float64(sum(r.up.calls))/float64(r.n), r.up.throttled,
-			r.up.wall.Seconds()/floor(r.n).Seconds(), r.rerun.wall.Seconds(), sum(r.rerun.calls), r.down.wall.Seconds(), sum(r.down.calls), r.running)
+			r.n, r.tool, status, r.up.wall.Seconds(), awstest.Total(r.up.calls), float64(awstest.Total(r.up.calls))/float64(r.n), r.up.throttled,
+			r.up.wall.Seconds()/floor(r.n).Seconds(), r.rerun.wall.Seconds(), awstest.Total(r.rerun.calls), r.down.wall.Seconds(), awstest.Total(r.down.calls), r.running)
 	}
 	b.WriteString("\n| N | floor | up: Python / Go | up calls: Python / Go | re-run: Python / Go | down: Python / Go |\n|---:|---:|---:|---:|---:|---:|\n")
 	for _, r := range rs {
@@ -227,7 +229,7 @@ func table(rs []result) string {
 			continue
 		}
 		fmt.Fprintf(&b, "| %d | %.1f s | %.2f× | %.2f× | %.1f× | %.2f× |\n", r.n, floor(r.n).Seconds(),
-			p.up.wall.Seconds()/r.up.wall.Seconds(), float64(sum(p.up.calls))/float64(sum(r.up.calls)),
+			p.up.wall.Seconds()/r.up.wall.Seconds(), float64(awstest.Total(p.up.calls))/float64(awstest.Total(r.up.calls)),
 			p.rerun.wall.Seconds()/r.rerun.wall.Seconds(), p.down.wall.Seconds()/r.down.wall.Seconds())
 	}
 	return b.String()

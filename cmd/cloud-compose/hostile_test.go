@@ -79,8 +79,8 @@ func billionLaughs() string {
 	return b.String()
 }
 
-// Issue 7 item 8: a YAML bomb, include loops and a recursive macro are
-// clear errors, exit 2, in bounded memory (before: 11 GB, or the Go
+// Issue 7 item 8: a YAML bomb, include loops, a recursive macro, a block
+// that renders itself and a recursive loop that does not end are clear errors, exit 2, in bounded memory (before: 11 GB, or the Go
 // runtime's "stack overflow" at 3.2 GB).
 func TestIntegrationHostileInputIsBounded(t *testing.T) {
 	if testing.Short() {
@@ -102,6 +102,14 @@ func TestIntegrationHostileInputIsBounded(t *testing.T) {
 			"more than 990 deep (a loop: templates/"},
 		{"recursive macro", "", map[string]string{"cluster.sh": `{% macro f(n) %}{{ f(n+1) }}{% endmacro %}{{ f(0) }}`},
 			"templates/cluster.sh:1: macro f: calls nest more than 250 deep"},
+		// before: "fatal error: stack overflow" at 1.1 GB
+		{"block renders itself", "", map[string]string{"cluster.sh": `{% block a %}{{ self.a() }}{% endblock %}`},
+			"templates/cluster.sh:1: block a: self.a() calls nest more than 250 deep"},
+		// before: still running after 7 minutes, at 760 MB and growing
+		{"recursive loop", "", map[string]string{"cluster.sh": `{% for x in [1] recursive %}{{ loop([x]) }}{% endfor %}`},
+			"templates/cluster.sh:1: recursive loop: loop() calls nest more than 250 deep"},
+		{"recursive loop over data that contains itself", "", map[string]string{"cluster.sh": `{% set ns = namespace(a=1) %}{% set ns.s = ns %}{% for x in [ns] recursive %}{{ loop([x.s]) }}{% endfor %}`},
+			"templates/cluster.sh:1: recursive loop: loop() calls nest more than 250 deep"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

@@ -284,7 +284,9 @@ func (ics *includeControlStructure) Execute(r *exec.Renderer, _ *nodes.ControlSt
 	env := *r.Environment
 	env.Context = r.Environment.Context.Inherit()
 	env.Context.Set("loop", nil)
-	if err := renderIncluded(exec.NewRenderer(&env, r.Output, r.Config.Inherit(), loader, tpl)); err != nil {
+	sub := exec.NewRenderer(&env, r.Output, r.Config.Inherit(), loader, tpl)
+	guardSelf(sub)
+	if err := renderIncluded(sub); err != nil {
 		return addFrame(executionError(loader, file, err), from, ics.location.Line)
 	}
 	return nil

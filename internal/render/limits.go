@@ -8,15 +8,18 @@ import (
 	"strings"
 
 	controlStructures "github.com/nikolalohinski/gonja/v2/builtins/control_structures"
+	gonjaconfig "github.com/nikolalohinski/gonja/v2/config"
 	"github.com/nikolalohinski/gonja/v2/exec"
+	"github.com/nikolalohinski/gonja/v2/loaders"
 	"github.com/nikolalohinski/gonja/v2/nodes"
 	"github.com/nikolalohinski/gonja/v2/parser"
 	"github.com/nikolalohinski/gonja/v2/tokens"
 )
 
 // Recursion limits. gonja, unlike Jinja2, has no recursion limit of its
-// own: an include loop or a macro that calls itself grew the Go stack to
-// 1 GB and crashed the process. Jinja2 (CPython's default recursion limit
+// own: an include loop, a macro that calls itself, a block that renders
+// itself through self.NAME() or a recursive loop() that does not end grew
+// the Go stack to 1 GB and crashed the process. Jinja2 (CPython's default recursion limit
 // of 1000 frames) fails the same templates with a RecursionError after
 // about 990 nested includes and about 250 nested macro calls; these limits
 // are the same, so a template that renders with the Python tool renders
@@ -25,7 +28,9 @@ const (
 	// MaxIncludeDepth is how deep templates may include, extend or import
 	// one another.
 	MaxIncludeDepth = 990
-	// MaxMacroDepth is how deep macro calls may nest.
+	// MaxMacroDepth is how deep calls may nest: macro calls, a block's
+	// self.NAME() and a recursive for loop's loop(...), counted together,
+	// as they share Python's stack in Jinja2.
 	MaxMacroDepth = 250
 )
 
@@ -37,8 +42,8 @@ var ErrInterrupted = errors.New("interrupted")
 // templates it includes and the macros they define. gonja renders on one
 // goroutine, so it needs no lock.
 type renderState struct {
-	ctx        context.Context
-	macroDepth int
+	ctx       context.Context
+	callDepth int // nested macro, self.NAME() and loop() calls
 	// err is the recursion error, kept to be reported as it is rather than
 	// as gonja wraps it once per level.
 	err *Error
@@ -132,6 +137,14 @@ func runCancellable(ctx context.Context, template string, f func() (string, erro
 
 // guardMacro wraps a macro so that calls nest at most MaxMacroDepth deep.
 func guardMacro(st *renderState, name, template string, line int, fn exec.Macro) exec.Macro {
+	return guardCall(st, "macro "+name+": calls", "a macro that calls itself without end?", template, line, fn)
+}
+
+// guardCall wraps fn, a macro or something a template calls the way it
+// calls a macro (a block's self.NAME(), a recursive loop's loop(...)), so
+// that all such calls together nest at most MaxMacroDepth deep. calls and
+// why describe them in the error.
+func guardCall(st *renderState, calls, why, template string, line int, fn exec.Macro) exec.Macro {
 	if st == nil {
 		return fn
 	}
@@ -142,13 +155,13 @@ func guardMacro(st *renderState, name, template string, line int, fn exec.Macro)
 		if st.ctx.Err() != nil {
 			return exec.AsValue(interrupted(st.ctx, template))
 		}
-		if st.macroDepth >= MaxMacroDepth {
+		if st.callDepth >= MaxMacroDepth {
 			return exec.AsValue(st.fail(&Error{Template: template, Line: line, Msg: fmt.Sprintf(
-				"macro %s: calls nest more than %d deep (a macro that calls itself without end?); "+
-					"Jinja2 stops this with a RecursionError at about the same depth", name, MaxMacroDepth)}))
+				"%s nest more than %d deep (%s); "+
+					"Jinja2 stops this with a RecursionError at about the same depth", calls, MaxMacroDepth, why)}))
 		}
-		st.macroDepth++
-		defer func() { st.macroDepth-- }()
+		st.callDepth++
+		defer func() { st.callDepth-- }()
 		return fn(params)
 	}
 }
@@ -180,7 +193,8 @@ func wrapParser(builtin parser.ControlStructureParser, wrap func(nodes.ControlSt
 }
 
 // guardControlStructures replaces the control structures that nest
-// templates or define macros with the guarded ones.
+// templates, define macros or blocks, or loop recursively with the guarded
+// ones.
 func guardControlStructures(cs *exec.ControlStructureSet) {
 	if macro, ok := cs.Get("macro"); ok {
 		_ = cs.Replace("macro", wrapParser(macro, func(c nodes.ControlStructure) nodes.ControlStructure {
@@ -199,6 +213,12 @@ func guardControlStructures(cs *exec.ControlStructureSet) {
 		}))
 	}
 	_ = cs.Replace("import", importParser)
+	if block, ok := cs.Get("block"); ok {
+		_ = cs.Replace("block", blockParser(block))
+	}
+	if loop, ok := cs.Get("for"); ok {
+		_ = cs.Replace("for", forParser(loop))
+	}
 }
 
 // importControlStructure is Jinja2's {% import "file" as name %} over the
@@ -327,4 +347,160 @@ func depthError(l any, err error, line int) error {
 		return st.err
 	}
 	return err
+}
+
+// guardSelf replaces the `self` gonja gives a renderer with one whose
+// self.NAME() calls are guarded by guardCall and fail with the error of
+// the block they render, as in Jinja2 (gonja's drop it). A block that
+// renders itself through self would otherwise recurse without end.
+func guardSelf(r *exec.Renderer) {
+	st := stateOf(r.Loader)
+	if st == nil {
+		return
+	}
+	self := map[string]exec.Macro{}
+	for tpl := r.RootNode; tpl != nil; tpl = tpl.Parent {
+		for name, block := range tpl.Blocks {
+			if _, ok := self[name]; ok {
+				continue // overridden by a template that extends tpl
+			}
+			blocks := r.RootNode.GetBlocks(name) // block and the ones it overrides
+			self[name] = guardCall(st, fmt.Sprintf("block %s: self.%s() calls", name, name),
+				"a block that renders itself without end?", templateName(r, tpl), block.Position().Line,
+				func(*exec.VarArgs) *exec.Value {
+					sub := r.Inherit()
+					sub.Environment.Context.Set("super", superOf(sub, blocks[1:]))
+					return renderBlock(sub, blocks[0], st.ctx)
+				})
+		}
+	}
+	r.Environment.Context.Set("self", self)
+}
+
+// templateName is how errors name tpl.
+func templateName(r *exec.Renderer, tpl *nodes.Template) string {
+	if l, ok := r.Loader.(*searchLoader); ok {
+		return l.rel(tpl.Identifier)
+	}
+	return tpl.Identifier
+}
+
+// renderBlock renders a block for self.NAME() or super(): its output, or
+// its error.
+func renderBlock(r *exec.Renderer, block *nodes.Wrapper, ctx context.Context) *exec.Value {
+	sub := r.Inherit()
+	out := &ctxWriter{ctx: ctx}
+	sub.Output = out
+	if err := sub.ExecuteWrapper(block); err != nil {
+		return exec.AsValue(err)
+	}
+	return exec.AsSafeValue(out.String())
+}
+
+// blockControlStructure is gonja's {% block %} with a guarded `self`
+// (guardSelf) and a super() that reports errors.
+type blockControlStructure struct {
+	location *tokens.Token
+	name     string
+}
+
+func (b *blockControlStructure) Position() *tokens.Token { return b.location }
+
+func (b *blockControlStructure) String() string {
+	return fmt.Sprintf("Block(%s line %d)", b.name, b.location.Line)
+}
+
+func (b *blockControlStructure) Execute(r *exec.Renderer, _ *nodes.ControlStructureBlock) error {
+	blocks := r.RootNode.GetBlocks(b.name)
+	if len(blocks) == 0 {
+		return fmt.Errorf("unable to find block %q", b.name)
+	}
+	sub := r.Inherit()
+	sub.Environment.Context.Set("super", superOf(sub, blocks[1:]))
+	guardSelf(sub)
+	return sub.ExecuteWrapper(blocks[0])
+}
+
+// superOf is super() in a block: the block it overrides, rendered.
+func superOf(r *exec.Renderer, overridden []*nodes.Wrapper) exec.Macro {
+	return func(*exec.VarArgs) *exec.Value {
+		if len(overridden) == 0 {
+			return exec.AsValue("")
+		}
+		ctx := context.Background()
+		if st := stateOf(r.Loader); st != nil {
+			ctx = st.ctx
+		}
+		sub := r.Inherit()
+		sub.Environment.Context.Set("super", superOf(sub, overridden[1:]))
+		guardSelf(sub)
+		return renderBlock(sub, overridden[0], ctx)
+	}
+}
+
+func blockParser(builtin parser.ControlStructureParser) parser.ControlStructureParser {
+	return func(p *parser.Parser, args *parser.Parser) (nodes.ControlStructure, error) {
+		location, name := p.Current(), args.Current()
+		cs, err := builtin(p, args)
+		if err != nil {
+			return nil, err
+		}
+		if _, ok := cs.(*controlStructures.BlockControlStructure); ok && name != nil {
+			return &blockControlStructure{location: location, name: name.Val}, nil
+		}
+		return cs, nil
+	}
+}
+
+// forParser is gonja's {% for %}; the body of a recursive loop starts with
+// a loopGuard.
+func forParser(builtin parser.ControlStructureParser) parser.ControlStructureParser {
+	return func(p *parser.Parser, args *parser.Parser) (nodes.ControlStructure, error) {
+		location := p.Current()
+		cs, err := builtin(p, args)
+		if err != nil {
+			return nil, err
+		}
+		if f, ok := cs.(*controlStructures.ForControlStructure); ok && f.Recursive && f.BodyWrapper != nil {
+			guard := &nodes.ControlStructureBlock{Location: location, Name: "for", ControlStructure: loopGuard{location}}
+			f.BodyWrapper.Nodes = append([]nodes.Node{guard}, f.BodyWrapper.Nodes...)
+		}
+		return cs, nil
+	}
+}
+
+// loopGuard runs first in each pass of a recursive loop's body: it
+// replaces the loop(...) gonja gives the body, which renders the loop
+// again, with one guarded by guardCall. A loop over data that contains
+// itself, or one that always recurses, would otherwise not end.
+type loopGuard struct{ location *tokens.Token }
+
+func (g loopGuard) Position() *tokens.Token { return g.location }
+
+func (g loopGuard) String() string { return fmt.Sprintf("LoopGuard(line %d)", g.location.Line) }
+
+func (g loopGuard) Execute(r *exec.Renderer, _ *nodes.ControlStructureBlock) error {
+	v, _ := r.Environment.Context.Get("loop")
+	if fn, ok := v.(func(*exec.VarArgs) *exec.Value); ok {
+		r.Environment.Context.Set("loop", guardCall(stateOf(r.Loader), "recursive loop: loop() calls",
+			"data that contains itself, or a loop that recurses without end?", currentTemplate(r), g.location.Line, fn))
+	}
+	return nil
+}
+
+// executeTemplate is tpl.Execute with `self` guarded (guardSelf). env
+// and cfg are those tpl was made with.
+func executeTemplate(tpl *exec.Template, env *exec.Environment, cfg *gonjaconfig.Config, l loaders.Loader, w io.Writer, data *exec.Context) error {
+	r := exec.NewRenderer(&exec.Environment{
+		Context:           env.Context.Inherit().Update(data),
+		Filters:           env.Filters,
+		Tests:             env.Tests,
+		ControlStructures: env.ControlStructures,
+		Methods:           env.Methods,
+	}, w, cfg, l, tpl)
+	guardSelf(r)
+	if err := r.Execute(); err != nil {
+		return fmt.Errorf("unable to execute template: %w", err)
+	}
+	return nil
 }

@@ -68,6 +68,20 @@ func TestRecursionIsATemplateError(t *testing.T) {
 			"macro f: calls nest more than 250 deep"},
 		{"call block", map[string]string{"cluster.sh": `{% macro f() %}{% call f() %}x{% endcall %}{% endmacro %}{{ f() }}`},
 			"macro f: calls nest more than 250 deep"},
+		{"block renders itself", map[string]string{"cluster.sh": "\n{% block a %}x{{ self.a() }}{% endblock %}"},
+			"templates/cluster.sh:2: block a: self.a() calls nest more than 250 deep (a block that renders itself without end?); Jinja2 stops this with a RecursionError"},
+		{"self outside the block", map[string]string{"cluster.sh": `{% if false %}{% block a %}{{ self.a() }}{% endblock %}{% endif %}{{ self.a() }}`},
+			"block a: self.a() calls nest more than 250 deep"},
+		{"self through super", map[string]string{"cluster.sh": `{% extends "base.sh" %}{% block a %}{{ super() }}{% endblock %}`, "base.sh": `{% block a %}{{ self.a() }}{% endblock %}`},
+			"templates/cluster.sh:1: block a: self.a() calls nest more than 250 deep"}, // the block self.a() renders
+		{"self in an included template", map[string]string{"cluster.sh": `{% include "i.sh" %}`, "i.sh": `{% block b %}{{ self.b() }}{% endblock %}`},
+			"templates/i.sh:1: block b: self.b() calls nest more than 250 deep"},
+		{"recursive loop", map[string]string{"cluster.sh": "\n\n{% for x in [1] recursive %}{{ loop([x]) }}{% endfor %}"},
+			"templates/cluster.sh:3: recursive loop: loop() calls nest more than 250 deep (data that contains itself, or a loop that recurses without end?); Jinja2 stops this with a RecursionError"},
+		{"loop over a namespace that contains itself", map[string]string{"cluster.sh": `{% set ns = namespace(a=1) %}{% set ns.s = ns %}{% for x in [ns] recursive %}{{ loop([x.s]) }}{% endfor %}`},
+			"recursive loop: loop() calls nest more than 250 deep"},
+		{"macro and loop together", map[string]string{"cluster.sh": `{% macro f(n) %}{% for x in [n] recursive %}{{ f(x) if x else loop([1]) }}{% endfor %}{% endmacro %}{{ f(0) }}`},
+			"calls nest more than 250 deep"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -99,6 +113,44 @@ func TestRecursionWithinLimits(t *testing.T) {
 	}
 	if out != "deep\n100" {
 		t.Errorf("got %q", out)
+	}
+}
+
+// self.NAME(), super() and loop(...) within the limits render as in
+// Jinja2 (outputs from Jinja2 3.1), errors inside them included.
+func TestCallsWithinLimits(t *testing.T) {
+	cases := []struct {
+		name      string
+		templates map[string]string
+		want      string
+	}{
+		{"self and super", map[string]string{"cluster.sh": `{% extends "base.sh" %}{% block a %}child[{{ super() }}]{% endblock %}`, "base.sh": `B{% block a %}base{% endblock %}|{{ self.a() }}`},
+			"Bchild[base]|child[base]"},
+		{"super chain through self", map[string]string{"cluster.sh": `{% extends "mid.sh" %}{% block a %}c[{{ super() }}]{% endblock %}`, "mid.sh": `{% extends "base.sh" %}{% block a %}m[{{ super() }}]{% endblock %}`, "base.sh": `{% block a %}b{% endblock %}{% block b %}-{{ self.a() }}{% endblock %}`},
+			"c[m[b]]-c[m[b]]"},
+		{"self 200 deep", map[string]string{"cluster.sh": `{% set n = namespace(i=0) %}{% block a %}{% set n.i = n.i + 1 %}{% if n.i < 200 %}{{ self.a() }}{% else %}{{ n.i }}{% endif %}{% endblock %}`},
+			"200"},
+		{"loop 240 deep", map[string]string{"cluster.sh": `{% for x in [1] recursive %}{% if x < 240 %}{{ loop([x+1]) }}{% else %}{{ x }}{% endif %}{% endfor %}`},
+			"240"},
+		{"tree", map[string]string{"cluster.sh": `{% for x in [{"n": "r", "c": [{"n": "a", "c": []}, {"n": "b", "c": [{"n": "b1", "c": []}]}]}] recursive %}{{ x.n }}({{ loop(x.c) }}){% endfor %}`},
+			"r(a()b(b1()))"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			out, err := buildCtx(context.Background(), t, project(t, "", tc.templates))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if out != tc.want {
+				t.Errorf("got %q, want %q", out, tc.want)
+			}
+		})
+	}
+	// gonja dropped the error of a block rendered by self.NAME(); Jinja2
+	// reports it.
+	_, err := buildCtx(context.Background(), t, project(t, "", map[string]string{"cluster.sh": `{% if false %}{% block a %}{{ nosuch }}{% endblock %}{% endif %}{{ self.a() }}`}))
+	if err == nil || !strings.Contains(err.Error(), `"nosuch" is undefined`) {
+		t.Errorf("got %v, want nosuch is undefined", err)
 	}
 }
 

@@ -9,6 +9,7 @@ import (
 	"regexp"
 	"strings"
 
+	gonjaconfig "github.com/nikolalohinski/gonja/v2/config"
 	"github.com/nikolalohinski/gonja/v2/exec"
 
 	"github.com/cloud-compose/cloud-compose-go/internal/config"
@@ -132,7 +133,8 @@ func (r *Renderer) renderString(src string) (string, error) {
 	st := newRenderState(r.ctx)
 	return runCancellable(st.ctx, stringTemplateName, func() (string, error) {
 		l := newStringLoader(src, st)
-		tpl, err := exec.NewTemplate(stringTemplateName, jinjaConfig(false), l, r.env0)
+		cfg := jinjaConfig(false)
+		tpl, err := exec.NewTemplate(stringTemplateName, cfg, l, r.env0)
 		if err != nil {
 			return "", err
 		}
@@ -141,7 +143,7 @@ func (r *Renderer) renderString(src string) (string, error) {
 			data[k] = v
 		}
 		w := &ctxWriter{ctx: st.ctx}
-		if err := tpl.Execute(w, exec.NewContext(data)); err != nil {
+		if err := executeTemplate(tpl, r.env0, cfg, l, w, exec.NewContext(data)); err != nil {
 			if st.err != nil {
 				return "", st.err
 			}
@@ -269,11 +271,12 @@ func (r *Renderer) renderFile(dir, name string, data *config.Mapping) (string, e
 	return runCancellable(st.ctx, l.rel(file), func() (string, error) {
 		inherited, _ := l.Inherit(file)
 		fl := inherited.(*searchLoader)
-		tpl, err := exec.NewTemplate(file, jinjaConfig(true), fl, r.env0)
+		cfg := jinjaConfig(true)
+		tpl, err := exec.NewTemplate(file, cfg, fl, r.env0)
 		if err != nil {
 			return "", parseError(fl, file, err)
 		}
-		out, err := execute(tpl, fl, toContext(data))
+		out, err := execute(tpl, r.env0, cfg, fl, toContext(data))
 		if err != nil {
 			return "", executionError(fl, file, err)
 		}
@@ -283,10 +286,10 @@ func (r *Renderer) renderFile(dir, name string, data *config.Mapping) (string, e
 
 // execute runs a template, its output stopping on ctx; a panic in gonja
 // becomes an error (recoverPanic).
-func execute(tpl *exec.Template, l *searchLoader, data map[string]any) (out string, err error) {
+func execute(tpl *exec.Template, env *exec.Environment, cfg *gonjaconfig.Config, l *searchLoader, data map[string]any) (out string, err error) {
 	defer recoverPanic(&err)
 	w := &ctxWriter{ctx: l.state.ctx}
-	if err := tpl.Execute(w, exec.NewContext(data)); err != nil {
+	if err := executeTemplate(tpl, env, cfg, l, w, exec.NewContext(data)); err != nil {
 		return "", err
 	}
 	return w.String(), nil

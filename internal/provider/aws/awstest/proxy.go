@@ -168,7 +168,10 @@ func (p *Proxy) runInstances(form url.Values, a answer) answer {
 	if ip == "" {
 		ip = form.Get("NetworkInterface.1.PrivateIpAddress")
 	}
-	if a.status == http.StatusInternalServerError && ip != "" && bytes.Contains(a.body, []byte("in use")) {
+	// moto (5.2.5) answers a taken IP with its generic HTML 500 page,
+	// which does not name the cause ("IP already in use" is only in its
+	// log), so any 500 to a launch at a given IP is taken for that.
+	if a.status == http.StatusInternalServerError && ip != "" {
 		return xmlError(http.StatusBadRequest, "InvalidIPAddress.InUse", fmt.Sprintf("Address %s is in use.", ip))
 	}
 	return a

@@ -75,3 +75,29 @@ func TestProxyLosesAnswersAfterTheCallTookEffect(t *testing.T) {
 		t.Errorf("DropNext 2: answers %v, want [false false true]", got)
 	}
 }
+
+// TestProxyEC2AnswersATakenIPAsEC2Does: moto's 500 to RunInstances at a
+// taken private IP (a generic HTML page) reaches the client as EC2's 400
+// InvalidIPAddress.InUse naming the IP.
+func TestProxyEC2AnswersATakenIPAsEC2Does(t *testing.T) {
+	backend := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		http.Error(w, "<title>500 Internal Server Error</title>", http.StatusInternalServerError)
+	}))
+	defer backend.Close()
+	p, err := New(backend.URL, Options{EC2: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(p)
+	defer srv.Close()
+	form := url.Values{"Action": {"RunInstances"}, "PrivateIpAddress": {"10.0.1.10"}}
+	resp, err := http.Post(srv.URL, "application/x-www-form-urlencoded", strings.NewReader(form.Encode()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode != http.StatusBadRequest || !strings.Contains(string(body), "<Code>InvalidIPAddress.InUse</Code>") || !strings.Contains(string(body), "10.0.1.10") {
+		t.Errorf("answer %d %s, want 400 InvalidIPAddress.InUse naming 10.0.1.10", resp.StatusCode, body)
+	}
+}
