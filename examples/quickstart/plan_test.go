@@ -1,7 +1,11 @@
 package quickstart_test
 
 import (
+	"flag"
+	"regexp"
+
 	"encoding/json"
+	"github.com/google/go-cmp/cmp"
 	"os"
 	"path/filepath"
 	"strings"
@@ -32,6 +36,39 @@ func (q *quickstart) plan(args ...string) (planJSON, int) {
 		q.t.Fatalf("plan -o json: %v\n%s%s", err, out, errOut)
 	}
 	return p, code
+}
+
+var update = flag.Bool("update", false, "rewrite the golden files in testdata/")
+
+// golden compares got with testdata/name (-update rewrites it).
+func golden(t *testing.T, name, got string) {
+	t.Helper()
+	path := filepath.Join("testdata", name)
+	if *update {
+		if err := os.MkdirAll("testdata", 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(path, []byte(got), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatalf("%v (run the test with -update to write it)", err)
+	}
+	if d := cmp.Diff(string(want), got); d != "" {
+		t.Errorf("%s differs (-want +got; -update rewrites it):\n%s", path, d)
+	}
+}
+
+var instanceIDRE = regexp.MustCompile(`i-[0-9a-f]{8,}`)
+
+// normalize replaces what differs between runs (the test's loopback
+// prefix, instance ids) with fixed text.
+func (q *quickstart) normalize(s string) string {
+	prefix := q.ips[0][:strings.LastIndex(q.ips[0], ".")+1]
+	s = strings.ReplaceAll(s, prefix, "127.0.0.")
+	return instanceIDRE.ReplaceAllString(s, "i-ID")
 }
 
 func rows(p planJSON) string {
@@ -89,6 +126,7 @@ func TestIntegrationPlan(t *testing.T) {
 	if !strings.Contains(text, "+echo token <redacted>") || !strings.Contains(text, "user_data: changed") {
 		t.Errorf("text plan:\n%s", text)
 	}
+	golden(t, "plan-diff.golden", q.normalize(text))
 	// up leaves them running and says so in one line
 	if _, errOut, code := q.run("cluster", "up"); code != 0 || !strings.Contains(errOut, "3 node(s) (0, 1, 2) run an older spec (user_data), left running: `cloud-compose cluster plan` shows why") {
 		t.Errorf("up with stale nodes: exit %d\n%s", code, errOut)
