@@ -16,17 +16,20 @@ var notTerminated = []string{"pending", "running", "shutting-down", "stopping", 
 
 // Instances returns the cluster's instances that are not terminated, found
 // by the ClusterName tag (never by IP alone) in one filtered, paginated
-// DescribeInstances. Instances with the tag outside the cluster's own
-// network (see clusterVPCs) are returned with Foreign set to their VPC:
-// someone else's, shown but never touched.
+// DescribeInstances, of the cluster's environment only: the
+// cloud-compose:env tag equals it, or, for the default environment, is
+// absent (instances of the Python original have none). Instances with the
+// tag outside the cluster's own network (see clusterVPCs) are returned
+// with Foreign set to their VPC: someone else's, shown but never touched.
 func (p *ec2Provider) Instances(ctx context.Context, cluster provider.ClusterID) ([]provider.Instance, error) {
-	in := &ec2.DescribeInstancesInput{
-		Filters: []ec2types.Filter{
-			filter("tag:"+provider.TagCluster, cluster.Name),
-			filter("instance-state-name", notTerminated...),
-		},
-		MaxResults: aws.Int32(1000),
+	filters := []ec2types.Filter{
+		filter("tag:"+provider.TagCluster, cluster.Name),
+		filter("instance-state-name", notTerminated...),
 	}
+	if cluster.Env != "" {
+		filters = append(filters, filter("tag:"+provider.TagEnv, cluster.Env))
+	}
+	in := &ec2.DescribeInstancesInput{Filters: filters, MaxResults: aws.Int32(1000)}
 	var raw []ec2types.Instance
 	pages := ec2.NewDescribeInstancesPaginator(p.ec2, in)
 	for pages.HasMorePages() {
@@ -35,7 +38,14 @@ func (p *ec2Provider) Instances(ctx context.Context, cluster provider.ClusterID)
 			return nil, wrapErr("find the cluster's instances", err)
 		}
 		for _, r := range page.Reservations {
-			raw = append(raw, r.Instances...)
+			for _, i := range r.Instances {
+				// EC2 cannot filter on a missing tag: the default
+				// environment's are told apart here (and the named one's
+				// checked again)
+				if tagOf(i.Tags, provider.TagEnv) == cluster.Env {
+					raw = append(raw, i)
+				}
+			}
 		}
 	}
 	out := make([]provider.Instance, 0, len(raw))
@@ -90,4 +100,14 @@ func toInstance(cluster string, i ec2types.Instance) provider.Instance {
 		}
 	}
 	return inst
+}
+
+// tagOf returns the value of tag key ("" when absent).
+func tagOf(tags []ec2types.Tag, key string) string {
+	for _, t := range tags {
+		if aws.ToString(t.Key) == key {
+			return aws.ToString(t.Value)
+		}
+	}
+	return ""
 }
