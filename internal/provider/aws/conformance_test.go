@@ -8,6 +8,10 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/ec2"
+	ec2types "github.com/aws/aws-sdk-go-v2/service/ec2/types"
+
 	"github.com/cloud-compose/cloud-compose-go/internal/provider"
 	"github.com/cloud-compose/cloud-compose-go/internal/provider/aws/awstest"
 	"github.com/cloud-compose/cloud-compose-go/internal/provider/providertest"
@@ -21,7 +25,9 @@ import (
 // AWS provider finds a taken IP both ways: Resolve with Check asks
 // DescribeNetworkInterfaces who holds the nodes' IPs, and Launch turns
 // EC2's InvalidIPAddress.InUse into an *provider.IPInUseError naming the
-// holder. It implements no Watcher.
+// holder. It implements no Watcher. moto ignores RunInstances'
+// DisableApiTermination, so the harness protects instances of protected
+// clusters after the launch, as EC2 would have at launch.
 func TestIntegrationConformance(t *testing.T) {
 	requireMoto(t)
 	providertest.Run(t, providertest.Harness{
@@ -53,6 +59,13 @@ func TestIntegrationConformance(t *testing.T) {
 						Nodes:    pr.cluster.Nodes(),
 						UserData: "#!/bin/bash\necho conformance\n",
 						Calls:    calls.Total,
+					}
+				},
+				Protect: func(t *testing.T, id string) {
+					if _, err := w.ec2.ModifyInstanceAttribute(context.Background(), &ec2.ModifyInstanceAttributeInput{
+						InstanceId: aws.String(id), DisableApiTermination: &ec2types.AttributeBooleanValue{Value: aws.Bool(true)},
+					}); err != nil {
+						t.Fatal(err)
 					}
 				},
 			}
