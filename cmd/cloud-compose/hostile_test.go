@@ -53,6 +53,7 @@ func run(t *testing.T, dir string, args ...string) result {
 	t.Helper()
 	cmd := exec.Command(binary, append([]string{"-C", dir}, args...)...)
 	cmd.Dir = dir // messages name files relative to the working directory
+	peak := testbin.Measure(cmd)
 	var out, errOut bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &errOut
 	start := time.Now()
@@ -64,7 +65,7 @@ func run(t *testing.T, dir string, args ...string) result {
 		}
 	}
 	r.code = cmd.ProcessState.ExitCode()
-	r.maxRSS = cmd.ProcessState.SysUsage().(*syscall.Rusage).Maxrss
+	r.maxRSS = peak()
 	return r
 }
 

@@ -14,7 +14,6 @@ import (
 	"regexp"
 	"sort"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -158,6 +157,7 @@ func runMalformedCase(t *testing.T, ctx context.Context, cloud *malformedCloud, 
 		binary, "-C", proj, "cluster", "up")
 	cmd.Dir = work
 	cmd.Env = env
+	peak := testbin.Measure(cmd)
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	start := time.Now()
@@ -174,10 +174,7 @@ func runMalformedCase(t *testing.T, ctx context.Context, cloud *malformedCloud, 
 	if cctx.Err() != nil {
 		t.Errorf("still running after %s (killed)", malformedTimeout)
 	}
-	var rss int64
-	if ru, ok := cmd.ProcessState.SysUsage().(*syscall.Rusage); ok {
-		rss = ru.Maxrss << 10 // KiB on Linux
-	}
+	rss := peak() << 10 // KiB on Linux
 	t.Logf("exit %d in %s, peak RSS %d MiB\nstderr:\n%s", code, took.Round(time.Millisecond), rss>>20, stderr.String())
 	if want.Needs != "" {
 		t.Logf("needs: %s", want.Needs)

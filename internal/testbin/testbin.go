@@ -31,7 +31,12 @@ func Main(m *testing.M, use func(binary string)) {
 		os.Exit(1)
 	}
 	binary := filepath.Join(tmp, "cloud-compose")
-	if err := build(binary); err != nil {
+	peakRSS = filepath.Join(tmp, "peakrss")
+	err = build(binary, "./cmd/cloud-compose")
+	if err == nil {
+		err = build(peakRSS, "./internal/testbin/peakrss")
+	}
+	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		os.RemoveAll(tmp)
 		os.Exit(1)
@@ -42,15 +47,15 @@ func Main(m *testing.M, use func(binary string)) {
 	os.Exit(code)
 }
 
-func build(binary string) error {
+func build(binary, pkg string) error {
 	gomod, err := exec.Command("go", "env", "GOMOD").Output()
 	if err != nil {
 		return fmt.Errorf("go env GOMOD: %w", err)
 	}
-	cmd := exec.Command("go", "build", "-o", binary, "./cmd/cloud-compose")
+	cmd := exec.Command("go", "build", "-o", binary, pkg)
 	cmd.Dir = filepath.Dir(strings.TrimSpace(string(gomod)))
 	if out, err := cmd.CombinedOutput(); err != nil {
-		return fmt.Errorf("build cloud-compose: %v\n%s", err, out)
+		return fmt.Errorf("build %s: %v\n%s", pkg, err, out)
 	}
 	return nil
 }
