@@ -1,12 +1,16 @@
 // Command aws benchmarks `cluster up` and `cluster down` of the Go binary
 // and the Python original (cloud-compose-cluster 0.14.6) against a moto
 // server behind a proxy with EC2's latencies and RunInstances token bucket,
-// in the same run, and prints a markdown table. See README.md.
+// in the same run, and `cluster plan` of the Go binary (the original has
+// none), and prints markdown tables. It exits 1 when a plan breaks issue
+// 8's invariants (no mutating call; at most 3 calls without --diff) or
+// does not show what it should. See README.md.
 package main
 
 import (
 	"bytes"
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"log"
@@ -28,6 +32,16 @@ import (
 )
 
 func main() {
+	log.SetFlags(0)
+	if err := run(); err != nil {
+		log.Print(err)
+		os.Exit(1)
+	}
+}
+
+// run is the benchmark; it returns the plan invariants that failed, after
+// printing the tables (setup failures end it with log.Fatal).
+func run() error {
 	var (
 		sizes   = flag.String("n", "3,30,100", "cluster sizes")
 		motoURL = flag.String("moto", os.Getenv("CLOUD_COMPOSE_TEST_MOTO"), "moto server URL (default: start moto_server on a free port)")
@@ -36,7 +50,6 @@ func main() {
 		tools   = flag.String("tools", "go,python", "which implementations to run")
 	)
 	flag.Parse()
-	log.SetFlags(0)
 	root, err := repoRoot()
 	if err != nil {
 		log.Fatal(err)
@@ -129,54 +142,81 @@ func main() {
 			env := []string{"PATH=" + os.Getenv("PATH"), "HOME=" + os.Getenv("HOME"), "AWS_ACCESS_KEY_ID=testing", "AWS_SECRET_ACCESS_KEY=testing",
 				"AWS_REGION=us-east-1", "AWS_ENDPOINT_URL=" + proxyURL, "NO_COLOR=1"}
 			cmds := commands(tool, bin, dir)
-			proxy.take()
-			for i, step := range []*measure{&r.up, &r.rerun, &r.down} {
+			step := func(m *measure, args []string) string {
+				proxy.take()
 				start := time.Now()
-				out, err := runCmd(dir, env, cmds[i])
-				step.wall = time.Since(start)
-				step.calls, step.throttled = proxy.take()
-				step.err = err
+				stdout, stderr, err := runCmd(dir, env, args)
+				m.wall = time.Since(start)
+				m.calls, m.throttled = proxy.take()
+				m.err = err
 				if err != nil {
-					log.Printf("%s N=%d %s: %v\n%s", tool, n, strings.Join(cmds[i], " "), err, out)
+					log.Printf("%s N=%d %s: %v\n%s%s", tool, n, strings.Join(args, " "), err, stdout, stderr)
 				}
-				if i == 0 {
-					running, err := countRunning(ctx, moto, name)
-					if err != nil {
-						log.Fatal(err)
+				return stdout
+			}
+			step(&r.up, cmds[0])
+			if r.running, err = countRunning(ctx, moto, name); err != nil {
+				log.Fatal(err)
+			}
+			step(&r.rerun, cmds[1])
+			if tool == "go" {
+				r.plans = benchPlans(dir, n, step, cmds[3])
+				for i, c := range planCases {
+					m := r.plans.m[i]
+					over := ""
+					if n == planTargetN && !c.diff && m.wall >= planTarget {
+						over = fmt.Sprintf(" (over issue 8's %v at N = %d)", planTarget, planTargetN)
 					}
-					r.running = running
+					log.Printf("go N=%d: plan, %s: %.2fs%s %d calls (%s)", n, c, m.wall.Seconds(), over, awstest.Total(m.calls), awstest.Describe(m.calls))
+				}
+				for _, v := range r.plans.violations {
+					log.Printf("go N=%d: VIOLATED: %s", n, v)
 				}
 			}
+			step(&r.down, cmds[2])
 			log.Printf("%s N=%d: up %.2fs %d calls (%s), re-run %.2fs %d calls, down %.2fs %d calls, %d running after up",
 				tool, n, r.up.wall.Seconds(), awstest.Total(r.up.calls), awstest.Describe(r.up.calls), r.rerun.wall.Seconds(), awstest.Total(r.rerun.calls), r.down.wall.Seconds(), awstest.Total(r.down.calls), r.running)
 			results = append(results, r)
 		}
 	}
 	fmt.Print(table(results))
+	fmt.Print(planTable(results))
+	var errs []error
+	for _, r := range results {
+		for _, v := range r.plans.violations {
+			errs = append(errs, fmt.Errorf("N = %d: %s", r.n, v))
+		}
+	}
+	if len(errs) > 0 {
+		return fmt.Errorf("plan invariants violated:\n%w", errors.Join(errs...))
+	}
+	return nil
 }
 
-// commands are up, up again, down for one implementation. The Python
-// original's down does not wait for termination; the Go binary's down is
-// run with --no-wait to compare the same work.
+// commands are up, up again, down for one implementation, and for the Go
+// binary plan (without --diff). The Python original's down does not wait
+// for termination; the Go binary's down is run with --no-wait to compare
+// the same work. The original has no plan.
 func commands(tool, bin, dir string) [][]string {
 	if tool == "go" {
 		return [][]string{
 			{bin, "-C", dir, "cluster", "up"},
 			{bin, "-C", dir, "cluster", "up"},
 			{bin, "-C", dir, "cluster", "down", "--yes", "--no-wait"},
+			{bin, "-C", dir, "-o", "json", "cluster", "plan"},
 		}
 	}
 	return [][]string{{bin, "cluster", "up"}, {bin, "cluster", "up"}, {bin, "cluster", "down"}}
 }
 
-func runCmd(dir string, env, args []string) (string, error) {
+func runCmd(dir string, env, args []string) (stdout, stderr string, err error) {
 	cmd := exec.Command(args[0], args[1:]...)
 	cmd.Dir = dir
 	cmd.Env = env
-	var out bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &out
-	err := cmd.Run()
-	return out.String(), err
+	var out, errOut bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &errOut
+	err = cmd.Run()
+	return out.String(), errOut.String(), err
 }
 
 type measure struct {
@@ -191,6 +231,7 @@ type result struct {
 	n               int
 	up, rerun, down measure
 	running         int
+	plans           plans // the Go binary only
 }
 
 // floor is the rate limit's floor for `up` of n instances: the bucket
