@@ -83,19 +83,11 @@ func (e *Engine) Plan(ctx context.Context, opts PlanOptions) (*Plan, error) {
 	if err := e.Cluster.CheckUp(); err != nil {
 		return nil, err
 	}
-	observed, err := e.Provider.Instances(ctx, e.ID)
-	if err != nil {
-		return nil, err
-	}
-	r, err := e.Provider.Resolve(ctx, e.ID, observed, provider.ResolveOptions{UpOptions: opts.UpOptions})
+	observed, r, specs, err := e.desired(ctx, opts)
 	if err != nil {
 		return nil, err
 	}
 	nodes := e.Cluster.Nodes()
-	specs, err := e.specs(r, nodes, opts.CloudInit)
-	if err != nil {
-		return nil, err
-	}
 	p := &Plan{Cluster: e.Cluster.Name, Env: e.ID.Env, Changes: []PlanChange{}}
 	if r.Image.ID != "" {
 		p.Image = strings.TrimSpace(r.Image.ID + " " + imageNote(r))
@@ -165,6 +157,25 @@ func (e *Engine) Plan(ctx context.Context, opts PlanOptions) (*Plan, error) {
 		}
 	}
 	return p, nil
+}
+
+// desired observes the cluster (sorted as Observe sorts), resolves without
+// pre-launch checks, and computes every configured node's desired spec:
+// what plan and status compare.
+func (e *Engine) desired(ctx context.Context, opts PlanOptions) ([]provider.Instance, provider.Resolution, []provider.Spec, error) {
+	observed, err := e.Observe(ctx)
+	if err != nil {
+		return nil, provider.Resolution{}, nil, err
+	}
+	r, err := e.Provider.Resolve(ctx, e.ID, observed, provider.ResolveOptions{UpOptions: opts.UpOptions})
+	if err != nil {
+		return nil, provider.Resolution{}, nil, err
+	}
+	specs, err := e.specs(r, e.Cluster.Nodes(), opts.CloudInit)
+	if err != nil {
+		return nil, provider.Resolution{}, nil, err
+	}
+	return observed, r, specs, nil
 }
 
 func imageNote(r provider.Resolution) string {

@@ -53,19 +53,11 @@ type Status struct {
 // per node (its live instance, else its newest), and a row per instance
 // that belongs to no configured node.
 func (e *Engine) Status(ctx context.Context, opts PlanOptions) (*Status, error) {
-	insts, err := e.Observe(ctx)
-	if err != nil {
-		return nil, err
-	}
-	r, err := e.Provider.Resolve(ctx, e.ID, insts, provider.ResolveOptions{UpOptions: opts.UpOptions})
+	insts, _, specs, err := e.desired(ctx, opts)
 	if err != nil {
 		return nil, err
 	}
 	nodes := e.Cluster.Nodes()
-	specs, err := e.specs(r, nodes, opts.CloudInit)
-	if err != nil {
-		return nil, err
-	}
 	probes := probeAll(ctx, e.check(), insts)
 	st := &Status{Cluster: e.Cluster.Name, Nodes: []StatusRow{}}
 	used := map[string]bool{}

@@ -125,6 +125,16 @@ func (p *ec2Provider) clusterVPCs(ctx context.Context, seen map[string]string) (
 	return vpcs, nil
 }
 
+// vpcsOf is clusterVPCs told what the given instances show about the
+// configured subnets' VPCs.
+func (p *ec2Provider) vpcsOf(ctx context.Context, raw []ec2types.Instance) (map[string]bool, error) {
+	seen := map[string]string{}
+	for _, i := range raw {
+		seen[aws.ToString(i.SubnetId)] = aws.ToString(i.VpcId)
+	}
+	return p.clusterVPCs(ctx, seen)
+}
+
 // defaultVPC is the network of a cluster without configured subnets.
 func (p *ec2Provider) defaultVPC(ctx context.Context) (map[string]bool, error) {
 	out, err := p.ec2.DescribeVpcs(ctx, &ec2.DescribeVpcsInput{Filters: []ec2types.Filter{filter("is-default", "true")}})

@@ -50,11 +50,7 @@ func (p *ec2Provider) Instances(ctx context.Context, cluster provider.ClusterID)
 	}
 	out := make([]provider.Instance, 0, len(raw))
 	if len(raw) > 0 {
-		seen := map[string]string{}
-		for _, i := range raw {
-			seen[aws.ToString(i.SubnetId)] = aws.ToString(i.VpcId)
-		}
-		vpcs, err := p.clusterVPCs(ctx, seen)
+		vpcs, err := p.vpcsOf(ctx, raw)
 		if err != nil {
 			return nil, err
 		}

@@ -198,11 +198,7 @@ func (p *ec2Provider) refuseForeign(ctx context.Context, ids []string) (map[stri
 	if err != nil {
 		return nil, err
 	}
-	seen := map[string]string{}
-	for _, i := range raw {
-		seen[aws.ToString(i.SubnetId)] = aws.ToString(i.VpcId)
-	}
-	vpcs, err := p.clusterVPCs(ctx, seen)
+	vpcs, err := p.vpcsOf(ctx, raw)
 	if err != nil {
 		return nil, err
 	}
