@@ -81,7 +81,7 @@ type UpOptions struct {
 var ErrNodesFailed = errors.New("some nodes failed")
 
 // NodeName is the Name tag of a node's instance, as the original named it.
-func NodeName(cluster, node string) string { return cluster + "-" + node }
+func NodeName(cluster, node string) string { return provider.NodeName(cluster, node) }
 
 // check is the cluster's health check, if it has one.
 func (e *Engine) check() *health.Check {

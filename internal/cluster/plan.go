@@ -66,6 +66,9 @@ func (p *Plan) Pending() bool {
 	return s.Create+s.Replace+s.Remove+s.Unhealthy+s.Dead > 0
 }
 
+// DiffReads is how many instances' user data plan --diff reads at once.
+const DiffReads = 10
+
 // PlanOptions are `plan`'s flags.
 type PlanOptions struct {
 	provider.UpOptions
@@ -94,6 +97,12 @@ func (e *Engine) Plan(ctx context.Context, opts PlanOptions) (*Plan, error) {
 	}
 	chk := e.check()
 	probes := probeAll(ctx, chk, observed)
+	type diffJob struct {
+		row  int
+		inst provider.Instance
+		spec provider.Spec
+	}
+	var diffs []diffJob
 	owned := map[string]bool{}
 	for i, n := range nodes {
 		m := provider.MatchNode(observed, n)
@@ -111,7 +120,7 @@ func (e *Engine) Plan(ctx context.Context, opts PlanOptions) (*Plan, error) {
 			case len(row.Reasons) > 0:
 				row.Action = PlanReplace
 				if opts.Diff {
-					row.Diff = e.userDataDiff(ctx, *m.Live, specs[i])
+					diffs = append(diffs, diffJob{row: len(p.Changes), inst: *m.Live, spec: specs[i]})
 				}
 			case probes[m.Live.ID] != nil:
 				row.Action, row.Detail = PlanUnhealthy, fmt.Sprintf("%s on %s: %v", chk, m.Live.IP, probes[m.Live.ID])
@@ -140,6 +149,18 @@ func (e *Engine) Plan(ctx context.Context, opts PlanOptions) (*Plan, error) {
 	}
 	sort.SliceStable(extra, func(a, b int) bool { return extra[a].Node < extra[b].Node })
 	p.Changes = append(p.Changes, extra...)
+	// --diff reads each replaced node's user data, DiffReads at a time
+	sem := make(chan struct{}, DiffReads)
+	var wg sync.WaitGroup
+	for _, d := range diffs {
+		wg.Add(1)
+		sem <- struct{}{}
+		go func() {
+			defer func() { <-sem; wg.Done() }()
+			p.Changes[d.row].Diff = e.userDataDiff(ctx, d.inst, d.spec)
+		}()
+	}
+	wg.Wait()
 	for _, c := range p.Changes {
 		switch c.Action {
 		case PlanCreate:

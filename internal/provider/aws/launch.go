@@ -103,40 +103,16 @@ func (p *ec2Provider) runInstancesInput(ls provider.LaunchSpec) *ec2.RunInstance
 	return in
 }
 
-func nodeName(cluster, node string) string { return cluster + "-" + node }
-
 // tags are the tags put on an instance and its volumes at launch:
 // ClusterName and Name as the original, the user's tags (the spec's, from
 // aws.tags; ours win on a clash), and the tool's own.
 func (p *ec2Provider) tags(cluster provider.ClusterID, node, generation, spec string, user []config.KeyValue) []ec2types.Tag {
-	own := []ec2types.Tag{
-		{Key: aws.String(provider.TagCluster), Value: aws.String(p.clusterName())},
-		{Key: aws.String(provider.TagName), Value: aws.String(nodeName(p.clusterName(), node))},
+	kvs := provider.LaunchTags(provider.ClusterID{Name: p.clusterName(), Env: cluster.Env}, node, generation, spec, user)
+	out := make([]ec2types.Tag, len(kvs))
+	for i, kv := range kvs {
+		out[i] = ec2types.Tag{Key: aws.String(kv.Key), Value: aws.String(kv.Value)}
 	}
-	var tool []ec2types.Tag
-	if node != "" {
-		tool = append(tool, ec2types.Tag{Key: aws.String(provider.TagNode), Value: aws.String(node)})
-	}
-	if cluster.Env != "" {
-		tool = append(tool, ec2types.Tag{Key: aws.String(provider.TagEnv), Value: aws.String(cluster.Env)})
-	}
-	if generation != "" {
-		tool = append(tool, ec2types.Tag{Key: aws.String(provider.TagGeneration), Value: aws.String(generation)})
-	}
-	if spec != "" {
-		tool = append(tool, ec2types.Tag{Key: aws.String(provider.TagSpec), Value: aws.String(spec)})
-	}
-	taken := map[string]bool{}
-	for _, t := range append(own, tool...) {
-		taken[*t.Key] = true
-	}
-	out := own
-	for _, kv := range user {
-		if !taken[kv.Key] {
-			out = append(out, ec2types.Tag{Key: aws.String(kv.Key), Value: aws.String(kv.Value)})
-		}
-	}
-	return append(out, tool...)
+	return out
 }
 
 // clientToken is the RunInstances idempotency token: cluster, node and

@@ -376,20 +376,7 @@ func (p *Provider) Launch(ctx context.Context, ls provider.LaunchSpec) (provider
 		return fail(ipInUse(h))
 	}
 	tag := ls.Spec.Tag()
-	tags := map[string]string{}
-	for _, kv := range ls.Spec.Tags {
-		tags[kv.Key] = kv.Value
-	}
-	tags[provider.TagCluster] = ls.Cluster.Name
-	tags[provider.TagName] = ls.Cluster.Name + "-" + ls.Node.ID
-	tags[provider.TagNode] = ls.Node.ID
-	if ls.Cluster.Env != "" {
-		tags[provider.TagEnv] = ls.Cluster.Env
-	}
-	if ls.Generation != "" {
-		tags[provider.TagGeneration] = ls.Generation
-	}
-	tags[provider.TagSpec] = tag
+	tags := provider.TagMap(provider.LaunchTags(ls.Cluster, ls.Node.ID, ls.Generation, tag, ls.Spec.Tags))
 	r := &record{
 		inst: provider.Instance{
 			ID: c.newID(), NodeID: ls.Node.ID, State: provider.Pending, IP: ls.Spec.IP,

@@ -185,24 +185,9 @@ func (r *instanceRecord) instance() provider.Instance {
 	}
 }
 
-// tags are the instance's tags: the user's (from the spec), then the ones
-// every provider sets.
+// tags are the instance's tags (provider.LaunchTags).
 func tags(ls provider.LaunchSpec, specTag string) map[string]string {
-	t := map[string]string{}
-	for _, kv := range ls.Spec.Tags {
-		t[kv.Key] = kv.Value
-	}
-	t[provider.TagCluster] = ls.Cluster.Name
-	t[provider.TagName] = ls.Cluster.Name + "-" + ls.Node.ID
-	t[provider.TagNode] = ls.Node.ID
-	if ls.Cluster.Env != "" {
-		t[provider.TagEnv] = ls.Cluster.Env
-	}
-	if ls.Generation != "" {
-		t[provider.TagGeneration] = ls.Generation
-	}
-	t[provider.TagSpec] = specTag
-	return t
+	return provider.TagMap(provider.LaunchTags(ls.Cluster, ls.Node.ID, ls.Generation, specTag, ls.Spec.Tags))
 }
 
 // ErrNoImageInSpec is wrapped when a launch spec names no image (it was
