@@ -184,7 +184,7 @@ func run() error {
 	var errs []error
 	for _, r := range results {
 		for _, v := range r.plans.violations {
-			errs = append(errs, fmt.Errorf("N = %d: %s", r.n, v))
+			errs = append(errs, fmt.Errorf("at N = %d: %s", r.n, v))
 		}
 	}
 	if len(errs) > 0 {
