@@ -10,7 +10,9 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"runtime"
 	"sort"
+	"sync"
 	"time"
 
 	"golang.org/x/sys/unix"
@@ -76,7 +78,7 @@ func (b *Backend) Events(_ context.Context, key state.Key, n int) ([]state.Event
 	if err := flock(f, unix.LOCK_SH); err != nil {
 		return nil, fmt.Errorf("state: flock %s: %w", f.Name(), err)
 	}
-	data, err := io.ReadAll(f)
+	data, err := readAll(f)
 	if err != nil {
 		return nil, fmt.Errorf("state: %w", err)
 	}
@@ -155,13 +157,54 @@ func parseEvents(data []byte, n int) []state.Event {
 	if n > 0 && len(entries) > n {
 		entries = entries[:n]
 	}
-	out := make([]state.Event, 0, len(entries))
-	for _, e := range entries {
-		var ev state.Event
-		if err := json.Unmarshal(e.line, &ev); err != nil {
-			continue
+	return decode(entries)
+}
+
+// decode decodes the entries' lines, in parallel when there are many
+// (decoding is most of reading a long journal), skipping those that do not
+// decode.
+func decode(entries []*entry) []state.Event {
+	evs := make([]state.Event, len(entries))
+	ok := make([]bool, len(entries))
+	const chunk = 512
+	var wg sync.WaitGroup
+	sem := make(chan struct{}, runtime.GOMAXPROCS(0))
+	for lo := 0; lo < len(entries); lo += chunk {
+		hi := min(lo+chunk, len(entries))
+		sem <- struct{}{}
+		wg.Go(func() {
+			defer func() { <-sem }()
+			for i := lo; i < hi; i++ {
+				ok[i] = json.Unmarshal(entries[i].line, &evs[i]) == nil
+			}
+		})
+	}
+	wg.Wait()
+	out := evs[:0]
+	for i := range evs {
+		if ok[i] {
+			out = append(out, evs[i])
 		}
-		out = append(out, ev)
 	}
 	return out
+}
+
+// readAll reads f whole into a buffer of its size (io.ReadAll's growing
+// buffer costs a third of reading a long journal).
+func readAll(f *os.File) ([]byte, error) {
+	st, err := f.Stat()
+	if err != nil {
+		return nil, err
+	}
+	buf := make([]byte, st.Size()+1)
+	n, err := io.ReadFull(f, buf)
+	if err == io.ErrUnexpectedEOF || err == io.EOF {
+		return buf[:n], nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	// It grew since the Stat (no writer holds the flock, so it cannot).
+	rest, err := io.ReadAll(f)
+	return append(buf[:n], rest...), err
 }
