@@ -75,7 +75,7 @@ func run() error {
 	for _, b := range backends {
 		log.Printf("%s: lock + journal, %d runs", b.name, *runs)
 		small := state.Key{Cluster: prefix + "-small"}
-		d, err := timeN(*runs, func() error { return mutating(ctx, b, small, false) })
+		d, err := timeN(*runs, func() error { return mutating(ctx, b, small, false, -1) })
 		if err != nil {
 			return fmt.Errorf("%s: %w", b.name, err)
 		}
@@ -86,17 +86,23 @@ func run() error {
 		if err := seed(ctx, b, long, *nevents); err != nil {
 			return fmt.Errorf("%s: %w", b.name, err)
 		}
-		d, err = timeN(*runs, func() error { return mutating(ctx, b, long, false) })
+		d, err = timeN(*runs, func() error { return mutating(ctx, b, long, false, -1) })
 		if err != nil {
 			return fmt.Errorf("%s: %w", b.name, err)
 		}
 		rows = append(rows, summarize(b.name, fmt.Sprintf("lock + journal, journal of %d events", *nevents), d, b.lockTarget))
 
-		d, err = timeN(*hruns, func() error { return mutating(ctx, b, long, true) })
-		if err != nil {
-			return fmt.Errorf("%s: %w", b.name, err)
+		for _, read := range []int{0, 10} {
+			what := "Events(all)"
+			if read > 0 {
+				what = fmt.Sprintf("Events(%d)", read)
+			}
+			d, err = timeN(*hruns, func() error { return mutating(ctx, b, long, true, read) })
+			if err != nil {
+				return fmt.Errorf("%s: %w", b.name, err)
+			}
+			rows = append(rows, summarize(b.name, fmt.Sprintf("as a command: Open, Acquire, %s, PutEvent ×2, Unlock, Close; %d events", what, *nevents), d, 0))
 		}
-		rows = append(rows, summarize(b.name, fmt.Sprintf("as the CLI pays it: Open, Acquire, Events(all), PutEvent ×2, Unlock, Close; %d events", *nevents), d, 0))
 
 		for _, n := range []int{20, 0} {
 			what := fmt.Sprintf("history: Events(%d) of %d", n, *nevents)
@@ -134,35 +140,36 @@ func run() error {
 
 // mutating is what a mutating command pays for the coordinator, on a
 // backend already open; asCLI adds opening the backend (a postgres
-// connection), reading the whole journal (the CLI marks unfinished runs
-// interrupted) and closing it.
-func mutating(ctx context.Context, b backend, key state.Key, asCLI bool) error {
+// connection) and closing it, and read >= 0 reads that many events after
+// taking the lock (0: all), as the CLI does to mark unfinished runs
+// interrupted.
+func mutating(ctx context.Context, b backend, key state.Key, asCLI bool, read int) error {
 	if !asCLI {
 		be, err := pooled(ctx, b)
 		if err != nil {
 			return err
 		}
-		return once(ctx, be, key, false)
+		return once(ctx, be, key, read)
 	}
 	be, err := state.Open(ctx, b.location, "")
 	if err != nil {
 		return err
 	}
 	defer be.Close()
-	return once(ctx, be, key, true)
+	return once(ctx, be, key, read)
 }
 
 // opened is one backend per location, kept open, for the plain cases.
 var opened = map[string]state.Backend{}
 
-func once(ctx context.Context, be state.Backend, key state.Key, asCLI bool) error {
+func once(ctx context.Context, be state.Backend, key state.Key, read int) error {
 	info := lockInfo()
 	lk, err := state.Acquire(ctx, be, key, info, 0)
 	if err != nil {
 		return err
 	}
-	if asCLI {
-		if _, err := be.Events(ctx, key, 0); err != nil {
+	if read >= 0 {
+		if _, err := be.Events(ctx, key, read); err != nil {
 			return err
 		}
 	}
