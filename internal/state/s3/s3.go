@@ -3,7 +3,7 @@
 // cluster are objects under the prefix.
 //
 //	<prefix>/<cluster>[@env]/lock.json
-//	<prefix>/<cluster>[@env]/events/<time>-<id>.json     (sortable by time)
+//	<prefix>/<cluster>[@env]/events/<inverted time>-<id>.json  (newest first)
 //	<prefix>/<cluster>[@env]/generations/<number>.json   (zero-padded)
 //
 // The lock is a conditional write: PutObject with If-None-Match: * creates
@@ -42,10 +42,10 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"net/http"
 	"net/url"
 	"os"
-	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -510,10 +510,13 @@ func (l *lock) abandon() {
 	})
 }
 
-// eventKey sorts by time, then id; the time is the event's (its start), so
-// the running record and the final one are the same object.
+// eventKey sorts newest first: the key starts with the time left until the
+// end of Unix nanoseconds, so ListObjectsV2 (ascending) gives the newest n
+// in one page, however long the history. The time is the event's (its
+// start), so the running record and the final one are the same object.
 func eventKey(dir string, ev state.Event) string {
-	return dir + "/events/" + ev.Time.UTC().Format("20060102T150405.000000000Z") + "-" + ev.ID + ".json"
+	ns := max(ev.Time.UnixNano(), 0) // before 1970 (or zero): oldest
+	return fmt.Sprintf("%s/events/%019d-%s.json", dir, int64(math.MaxInt64)-ns, ev.ID)
 }
 
 // PutEvent writes ev as one object; an event re-put with the same id and a
@@ -546,11 +549,15 @@ func (b *backend) PutEvent(ctx context.Context, key state.Key, ev state.Event) e
 	return nil
 }
 
-// list returns the keys under p, sorted.
-func (b *backend) list(ctx context.Context, p string) ([]string, error) {
+// list returns the first max keys under p (all when max <= 0), sorted.
+func (b *backend) list(ctx context.Context, p string, limit int) ([]string, error) {
 	var keys []string
-	pages := s3.NewListObjectsV2Paginator(b.s3, &s3.ListObjectsV2Input{Bucket: &b.bucket, Prefix: &p})
-	for pages.HasMorePages() {
+	in := &s3.ListObjectsV2Input{Bucket: &b.bucket, Prefix: &p}
+	if limit > 0 && limit < 1000 {
+		in.MaxKeys = aws.Int32(int32(limit))
+	}
+	pages := s3.NewListObjectsV2Paginator(b.s3, in)
+	for pages.HasMorePages() && (limit <= 0 || len(keys) < limit) {
 		page, err := pages.NextPage(ctx)
 		if err != nil {
 			return nil, err
@@ -562,6 +569,9 @@ func (b *backend) list(ctx context.Context, p string) ([]string, error) {
 		}
 	}
 	sort.Strings(keys)
+	if limit > 0 && len(keys) > limit {
+		keys = keys[:limit]
+	}
 	return keys, nil
 }
 
@@ -602,20 +612,16 @@ func readAll[T any](ctx context.Context, b *backend, keys []string) ([]T, error)
 
 var errSkip = errors.New("skip")
 
-// Events lists the journal newest first: keys sort by time, so the last n.
+// Events lists the journal newest first: the first n keys.
 func (b *backend) Events(ctx context.Context, key state.Key, n int) ([]state.Event, error) {
 	dir, err := b.dir(key)
 	if err != nil {
 		return nil, err
 	}
-	keys, err := b.list(ctx, dir+"/events/")
+	keys, err := b.list(ctx, dir+"/events/", n)
 	if err != nil {
 		return nil, fmt.Errorf("state %s: history %s: %w", b.loc, key, err)
 	}
-	if n > 0 && len(keys) > n {
-		keys = keys[len(keys)-n:]
-	}
-	slices.Reverse(keys)
 	evs, err := readAll[state.Event](ctx, b, keys)
 	if err != nil {
 		return nil, fmt.Errorf("state %s: history %s: %w", b.loc, key, err)
@@ -652,7 +658,7 @@ func (b *backend) Generations(ctx context.Context, key state.Key) ([]state.Gener
 	if err != nil {
 		return nil, err
 	}
-	keys, err := b.list(ctx, dir+"/generations/")
+	keys, err := b.list(ctx, dir+"/generations/", 0)
 	if err != nil {
 		return nil, fmt.Errorf("state %s: generations %s: %w", b.loc, key, err)
 	}
