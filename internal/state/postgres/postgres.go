@@ -35,6 +35,7 @@ import (
 	"fmt"
 	"hash/fnv"
 	"net/url"
+	"runtime"
 	"strings"
 	"sync"
 	"time"
@@ -401,22 +402,46 @@ func (b *backend) Generations(ctx context.Context, key state.Key) ([]state.Gener
 	return gs, nil
 }
 
-// scanJSON decodes rows of one JSON text column.
+// scanJSON decodes rows of one JSON text column; long results (history
+// over thousands of events) are decoded on every core.
 func scanJSON[T any](rows pgx.Rows) ([]T, error) {
 	defer rows.Close()
-	var out []T
-	var data []byte
+	var raw [][]byte
 	for rows.Next() {
+		var data []byte
 		if err := rows.Scan(&data); err != nil {
 			return nil, err
 		}
-		var v T
-		if err := json.Unmarshal(data, &v); err != nil {
-			return nil, err
-		}
-		out = append(out, v)
+		raw = append(raw, data)
 	}
-	return out, rows.Err()
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	out := make([]T, len(raw))
+	workers := min(runtime.GOMAXPROCS(0), len(raw)/256+1)
+	chunk := (len(raw) + workers - 1) / workers
+	errs := make([]error, workers)
+	var wg sync.WaitGroup
+	for w := range workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := w * chunk; i < min(len(raw), (w+1)*chunk); i++ {
+				if err := json.Unmarshal(raw[i], &out[i]); err != nil {
+					errs[w] = err
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	if err := errors.Join(errs...); err != nil {
+		return nil, err
+	}
+	if len(out) == 0 {
+		return nil, nil
+	}
+	return out, nil
 }
 
 // errorf wraps err as "state LOCATION: what: err" with every secret
