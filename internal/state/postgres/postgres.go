@@ -9,7 +9,8 @@
 // after the TCP keepalive for a machine that vanished). While it holds the
 // lock the holder keeps its LockInfo in the cloud_compose_locks table, so
 // a loser's *state.LockError names it; a row whose advisory lock is free is
-// stale and is overwritten by the next holder. ForceUnlock terminates the
+// stale (its holder went away without unlocking) and is overwritten by the
+// next holder, whose Lock reports it (TookOver). ForceUnlock terminates the
 // holder's server process (pg_terminate_backend: the same role, a
 // superuser or pg_signal_backend is needed) and deletes the row.
 //
