@@ -339,10 +339,11 @@ func (b *backend) ForceUnlock(ctx context.Context, key state.Key, id string) err
 			return fmt.Errorf("state %s: read lock %s: %w", b.loc, key, err)
 		}
 		var lo lockObject
-		if err := json.Unmarshal(obj.body, &lo); err == nil && lo.ID != id {
+		if err := json.Unmarshal(obj.body, &lo); err != nil {
+			return fmt.Errorf("cluster %s: unreadable lock object s3://%s/%s (%v; delete it by hand if no run is going on): %w", key, b.bucket, name, err, state.ErrNoLock)
+		}
+		if lo.ID != id {
 			return fmt.Errorf("cluster %s is locked by %s, not %s: %w", key, lo.ID, id, state.ErrNoLock)
-		} else if err != nil && id != "" {
-			return fmt.Errorf("cluster %s: unreadable lock object s3://%s/%s (%v): %w", key, b.bucket, name, err, state.ErrNoLock)
 		}
 		_, err = b.s3.DeleteObject(ctx, &s3.DeleteObjectInput{Bucket: &b.bucket, Key: &name, IfMatch: &obj.etag})
 		if err == nil || notFound(err) {

@@ -554,3 +554,29 @@ func BenchmarkEvents(b *testing.B) {
 		}
 	}
 }
+
+// TestIntegrationCorruptLock: an unreadable lock.json is held by someone
+// unknown (never taken over), and ForceUnlock does not delete it.
+func TestIntegrationCorruptLock(t *testing.T) {
+	loc, cfg := newLocation(t)
+	b := open(t, loc, Options{Config: &cfg})
+	ctx := context.Background()
+	key := state.Key{Cluster: "corrupt"}
+	name := b.prefix + "/corrupt/lock.json"
+	if _, err := b.put(ctx, name, []byte("{not json"), "", ""); err != nil {
+		t.Fatal(err)
+	}
+	_, err := b.Lock(ctx, key, statetest.Info("alice"))
+	var le *state.LockError
+	if !errors.As(err, &le) || le.Info.ID != "" || le.Err == nil || !strings.Contains(le.Err.Error(), name) {
+		t.Fatalf("Lock of a corrupt lock object: %v; want a *LockError with no holder and an Err naming %s", err, name)
+	}
+	for _, id := range []string{"", "x"} {
+		if err := b.ForceUnlock(ctx, key, id); !errors.Is(err, state.ErrNoLock) {
+			t.Errorf("ForceUnlock(%q) of a corrupt lock object: %v; want ErrNoLock", id, err)
+		}
+	}
+	if _, err := b.get(ctx, name); err != nil {
+		t.Errorf("the corrupt lock object is gone: %v", err)
+	}
+}
