@@ -19,6 +19,9 @@ each booted with cluster.sh rendered from the template search path.`,
 		newClusterLogsCommand(g),
 		newClusterCleanupCommand(g),
 		newClusterSnapshotCommand(g),
+		newClusterHistoryCommand(g),
+		newClusterGenerationsCommand(g),
+		newClusterUnlockCommand(g),
 	)
 	return cmd
 }

@@ -4,10 +4,13 @@ import (
 	"fmt"
 
 	"github.com/spf13/cobra"
+
+	"github.com/cloud-compose/cloud-compose-go/internal/state"
 )
 
 func newClusterCleanupCommand(g *globals) *cobra.Command {
-	return &cobra.Command{
+	var lf lockFlags
+	cmd := &cobra.Command{
 		Use:   "cleanup",
 		Short: "Remove what the cluster leaves behind once it has no instances",
 		Long: `AWS auto scaling mode: deletes the group once it has no instances, then its
@@ -19,7 +22,15 @@ their volumes that were not kept.`,
 			if err != nil {
 				return err
 			}
+			r, err := g.locked(cmd.Context(), e, lf)
+			if err != nil {
+				return err
+			}
 			removed, err := e.Cleanup(cmd.Context())
+			for _, x := range removed {
+				r.event.Actions = append(r.event.Actions, state.NodeAction{Action: "removed " + x})
+			}
+			r.finish(err)
 			if err != nil {
 				return err
 			}
@@ -38,4 +49,6 @@ their volumes that were not kept.`,
 			return nil
 		},
 	}
+	lf.add(cmd)
+	return cmd
 }

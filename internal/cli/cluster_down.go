@@ -2,6 +2,7 @@ package cli
 
 import (
 	"bufio"
+	"context"
 	"errors"
 	"fmt"
 	"strings"
@@ -12,6 +13,7 @@ import (
 
 	"github.com/cloud-compose/cloud-compose-go/internal/cluster"
 	"github.com/cloud-compose/cloud-compose-go/internal/provider"
+	"github.com/cloud-compose/cloud-compose-go/internal/state"
 )
 
 type clusterDownFlags struct {
@@ -19,6 +21,7 @@ type clusterDownFlags struct {
 	yes            bool
 	noWait         bool
 	grace          time.Duration
+	lock           lockFlags
 }
 
 func newClusterDownCommand(g *globals) *cobra.Command {
@@ -39,6 +42,7 @@ unless --yes.`,
 	fl.BoolVarP(&f.yes, "yes", "y", false, "do not ask for confirmation")
 	fl.BoolVar(&f.noWait, "no-wait", false, "return once termination has started")
 	fl.DurationVar(&f.grace, "grace", 0, "local provider: how long processes get between SIGTERM and SIGKILL (default 10s)")
+	f.lock.add(cmd)
 	return cmd
 }
 
@@ -48,9 +52,25 @@ func (f *clusterDownFlags) run(cmd *cobra.Command, g *globals) error {
 	if err != nil {
 		return err
 	}
-	all, err := e.Observe(ctx)
+	r, err := g.locked(ctx, e, f.lock)
 	if err != nil {
 		return err
+	}
+	res, err := f.down(ctx, g, e)
+	if res != nil {
+		for _, i := range res.Terminated {
+			r.event.Actions = append(r.event.Actions, state.NodeAction{Node: i.NodeID, Action: "terminated", InstanceID: i.ID})
+		}
+	}
+	r.finish(err)
+	return err
+}
+
+// down is down's work, under the lock.
+func (f *clusterDownFlags) down(ctx context.Context, g *globals, e *cluster.Engine) (*cluster.DownResult, error) {
+	all, err := e.Observe(ctx)
+	if err != nil {
+		return nil, err
 	}
 	var insts, foreign []provider.Instance
 	for _, i := range all {
@@ -66,10 +86,10 @@ func (f *clusterDownFlags) run(cmd *cobra.Command, g *globals) error {
 	}
 	if len(insts) == 0 {
 		if g.json() {
-			return g.printJSON(cluster.DownResult{Cluster: e.Cluster.Name, Terminated: []provider.Instance{}, LeftAlone: foreign})
+			return nil, g.printJSON(cluster.DownResult{Cluster: e.Cluster.Name, Terminated: []provider.Instance{}, LeftAlone: foreign})
 		}
 		fmt.Fprintf(g.streams.Out, "cluster %s has no instances\n", e.Cluster.Name)
-		return nil
+		return nil, nil
 	}
 	if !f.yes && isTerminal(g.streams.In) && isTerminal(g.streams.ErrOut) {
 		fmt.Fprintf(g.streams.ErrOut, "Terminate %d instance(s) of cluster %s?\n", len(insts), e.Cluster.Name)
@@ -77,7 +97,7 @@ func (f *clusterDownFlags) run(cmd *cobra.Command, g *globals) error {
 		fmt.Fprint(g.streams.ErrOut, "Type yes to continue: ")
 		line, _ := bufio.NewReader(g.streams.In).ReadString('\n')
 		if a := strings.TrimSpace(strings.ToLower(line)); a != "yes" && a != "y" {
-			return &ExitError{Code: ExitFailed, Err: errors.New("cancelled: nothing terminated")}
+			return nil, &ExitError{Code: ExitFailed, Err: errors.New("cancelled: nothing terminated")}
 		}
 	}
 	res, err := e.Down(ctx, all, cluster.DownOptions{Force: f.force && !f.noForce, NoWait: f.noWait})
@@ -85,12 +105,12 @@ func (f *clusterDownFlags) run(cmd *cobra.Command, g *globals) error {
 	if errors.As(err, &pe) {
 		fmt.Fprintf(g.streams.ErrOut, "Termination protection is on for:\n")
 		printInstancesTo(g.streams.ErrOut, pe.Instances)
-		return fmt.Errorf("nothing terminated: %w; run `cloud-compose cluster down --force` to turn protection off and terminate", pe)
+		return nil, fmt.Errorf("nothing terminated: %w; run `cloud-compose cluster down --force` to turn protection off and terminate", pe)
 	}
 	if res != nil {
 		if g.json() {
 			if jerr := g.printJSON(res); jerr != nil {
-				return jerr
+				return res, jerr
 			}
 		} else {
 			verb := "terminated"
@@ -105,7 +125,7 @@ func (f *clusterDownFlags) run(cmd *cobra.Command, g *globals) error {
 			}
 		}
 	}
-	return err
+	return res, err
 }
 
 // foreignWhere lists where foreign instances are, e.g. "vpc-1: 2, vpc-2: 1".

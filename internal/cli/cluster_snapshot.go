@@ -8,10 +8,12 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/cloud-compose/cloud-compose-go/internal/provider"
+	"github.com/cloud-compose/cloud-compose-go/internal/state"
 )
 
 func newClusterSnapshotCommand(g *globals) *cobra.Command {
-	return &cobra.Command{
+	var lf lockFlags
+	cmd := &cobra.Command{
 		Use:   "snapshot",
 		Short: "Snapshot every node's data volumes",
 		Long: `Copies each node's data volumes (not the root) into dated snapshots tagged
@@ -22,7 +24,15 @@ with the cluster and device; up restores the newest for a new node.`,
 			if err != nil {
 				return err
 			}
+			r, err := g.locked(cmd.Context(), e, lf)
+			if err != nil {
+				return err
+			}
 			snaps, err := e.Snapshot(cmd.Context())
+			for _, sn := range snaps {
+				r.event.Actions = append(r.event.Actions, state.NodeAction{Node: sn.NodeID, Action: "snapshot " + sn.Device, InstanceID: sn.ID})
+			}
+			r.finish(err)
 			if err != nil {
 				return err
 			}
@@ -40,4 +50,6 @@ with the cluster and device; up restores the newest for a new node.`,
 			return tw.Flush()
 		},
 	}
+	lf.add(cmd)
+	return cmd
 }

@@ -20,6 +20,7 @@ type clusterUpFlags struct {
 	snapshotCluster              string
 	snapshotTime                 string
 	parallel                     int
+	lock                         lockFlags
 }
 
 func newClusterUpCommand(g *globals) *cobra.Command {
@@ -44,6 +45,7 @@ fails does not stop the others: fix the cause and run up again.`,
 	fl.StringVar(&f.snapshotCluster, "snapshot-cluster", "", "restore snapshots of this cluster (default: this one)")
 	fl.StringVar(&f.snapshotTime, "snapshot-time", "", "restore the newest snapshot taken at or before this time (local time unless it has a zone)")
 	fl.IntVar(&f.parallel, "parallel", cluster.DefaultParallel, "launch at most this many nodes at once")
+	f.lock.add(cmd)
 	return cmd
 }
 
@@ -93,7 +95,17 @@ func (f *clusterUpFlags) run(cmd *cobra.Command, g *globals) error {
 		}
 		g.progressf("node %s: %s %s (%s)", r.ID, r.Action, r.InstanceID, r.IP)
 	}
+	r, err := g.locked(ctx, e, f.lock)
+	if err != nil {
+		return err
+	}
+	e.Generation = r.generationFor
 	res, err := e.Up(ctx, opts)
+	if err == nil && res != nil {
+		err = r.activateFirst(ctx, res.Generation, res)
+	}
+	r.event.Actions = nodeActions(res)
+	r.finish(err)
 	if res != nil {
 		if g.json() {
 			if jerr := g.printJSON(res); jerr != nil {

@@ -26,6 +26,11 @@ type Engine struct {
 	Log      *slog.Logger
 	// Progress, when set, is told about each node as it changes.
 	Progress func(NodeResult)
+	// Generation, when set, is asked once every node's desired spec is
+	// known and before anything is created: it returns the generation
+	// new instances are tagged with (the coordinator's number). Without
+	// it, instances are tagged with the time of the run.
+	Generation func(ctx context.Context, specs map[string]provider.Spec) (int, error)
 }
 
 // New returns an engine for cluster c.
@@ -65,9 +70,12 @@ type NodeResult struct {
 
 // UpResult is what `up` did.
 type UpResult struct {
-	Cluster string                `json:"cluster"`
-	Nodes   []NodeResult          `json:"nodes"`
-	Group   *provider.GroupResult `json:"group,omitempty"`
+	Cluster string `json:"cluster"`
+	// Generation is the generation new instances were tagged with (0
+	// without a coordinator).
+	Generation int                   `json:"generation,omitempty"`
+	Nodes      []NodeResult          `json:"nodes"`
+	Group      *provider.GroupResult `json:"group,omitempty"`
 }
 
 // UpOptions are `up`'s flags.

@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -39,6 +40,8 @@ type upRun struct {
 	opts UpOptions
 	res  *UpResult
 	work []*nodeWork
+
+	generation string // the value of TagGeneration for new instances
 
 	mu       sync.Mutex
 	known    map[string]bool // instance ids observed before any launch
@@ -98,6 +101,18 @@ func (e *Engine) Up(ctx context.Context, opts UpOptions) (*UpResult, error) {
 	}
 	if err := u.specAll(r); err != nil {
 		return nil, err
+	}
+	u.generation = time.Now().UTC().Format("20060102T150405Z")
+	if e.Generation != nil {
+		specs := map[string]provider.Spec{}
+		for _, w := range u.work {
+			specs[w.node.ID] = w.spec
+		}
+		n, err := e.Generation(ctx, specs)
+		if err != nil {
+			return nil, err
+		}
+		res.Generation, u.generation = n, strconv.Itoa(n)
 	}
 	for _, w := range u.work {
 		if why := r.Blocked[w.node.ID]; why != nil && w.launch {
@@ -284,7 +299,6 @@ func (u *upRun) launchAll(ctx context.Context) {
 	}
 	sem := make(chan struct{}, parallel)
 	var wg sync.WaitGroup
-	generation := time.Now().UTC().Format("20060102T150405Z")
 	for _, w := range u.work {
 		if !w.launch {
 			continue
@@ -321,7 +335,7 @@ func (u *upRun) launchAll(ctx context.Context) {
 				Cluster:    e.ID,
 				Node:       w.node,
 				Spec:       w.spec,
-				Generation: generation,
+				Generation: u.generation,
 			})
 			u.mu.Lock()
 			defer u.mu.Unlock()

@@ -3,6 +3,7 @@ package config
 import (
 	"fmt"
 	"net/netip"
+	"net/url"
 	"regexp"
 	"strconv"
 	"strings"
@@ -22,9 +23,12 @@ const (
 
 // Cluster is the typed view of the `cluster:` section.
 type Cluster struct {
-	Name        string
-	SearchPath  []string
-	Provider    string // "aws", "local", or "" when the config names none
+	Name       string
+	SearchPath []string
+	Provider   string // "aws", "local", or "" when the config names none
+	// State is where the coordinator keeps locks, the journal and
+	// generations (cluster.state): "" for the project's .cloud-compose/.
+	State       string
 	Environment []KeyValue
 	Logging     Logging
 	Health      *Health
@@ -135,6 +139,12 @@ func LoadCluster(doc *Document) (*Cluster, error) {
 	}
 	c := &Cluster{Data: data, File: doc.Path, node: n}
 	c.Name = str(data, "name")
+	c.State = str(data, "state")
+	if u, err := url.Parse(c.State); err == nil && u.User != nil {
+		if pw, ok := u.User.Password(); ok {
+			KnownSecrets.Add(pw) // never printed
+		}
+	}
 	for _, v := range list(data, "search_path") {
 		c.SearchPath = append(c.SearchPath, PyStr(v))
 	}

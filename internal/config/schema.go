@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math"
 	"net/netip"
+	"net/url"
 	"regexp"
 	"sort"
 	"strconv"
@@ -74,6 +75,29 @@ func intBetween(lo, hi int, what string) func(n *yaml.Node, path string, p *prob
 			p.add(n.Line, n.Column, path, "%d is out of range: %s is %d to %d", v, what, lo, hi)
 		}
 	}
+}
+
+// checkStateLocation checks cluster.state: file:PATH, postgres://…,
+// postgresql://… or s3://bucket[/prefix].
+func checkStateLocation(n *yaml.Node, path string, p *problems) {
+	v := n.Value
+	switch {
+	case strings.HasPrefix(v, "file:") && len(v) > len("file:"):
+	case strings.HasPrefix(v, "postgres://"), strings.HasPrefix(v, "postgresql://"):
+	case strings.HasPrefix(v, "s3://") && len(v) > len("s3://"):
+	default:
+		p.add(n.Line, n.Column, path, "%q is not a state location: use file:PATH, postgres://user@host/db or s3://bucket/prefix", redactURL(v))
+	}
+}
+
+// redactURL hides a password in a URL, for messages.
+func redactURL(s string) string {
+	if u, err := url.Parse(s); err == nil && u.User != nil {
+		if _, has := u.User.Password(); has {
+			return u.Redacted()
+		}
+	}
+	return s
 }
 
 // checkSafeName checks a cluster name or node id: not empty, only letters,
@@ -160,6 +184,7 @@ var clusterSpec = &spec{kind: kMap, required: true, fields: map[string]*spec{
 	"provider":    {kind: kString, enum: []string{"aws", "local"}},
 	"environment": {kind: kScalarMap},
 	"secrets":     {kind: kAny},
+	"state":       {kind: kString, check: checkStateLocation},
 	"health": {kind: kMap, fields: map[string]*spec{
 		"port":    {kind: kInt, required: true, check: intBetween(1, 65535, "a TCP port")},
 		"path":    {kind: kString},

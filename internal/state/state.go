@@ -68,6 +68,13 @@ type Lock interface {
 	Unlock(ctx context.Context) error
 }
 
+// TakeOver is implemented by locks that can say they were taken over from
+// a holder that was gone (a killed process, a closed connection, a lapsed
+// lease): the CLI warns, naming it.
+type TakeOver interface {
+	TookOver() (LockInfo, bool)
+}
+
 // Locker takes and breaks locks.
 type Locker interface {
 	// Lock takes the lock on key at once or returns a *LockError naming

@@ -1,0 +1,147 @@
+package quickstart_test
+
+import (
+	"context"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// slowBoot makes each node's boot script wait before it serves, so that an
+// up holds the lock long enough for others to collide with it.
+func (q *quickstart) slowBoot(d string) {
+	q.t.Helper()
+	tpl := filepath.Join(q.dir, "templates", "cluster.sh")
+	b, err := os.ReadFile(tpl)
+	if err != nil {
+		q.t.Fatal(err)
+	}
+	s := strings.Replace(string(b), "set -euo pipefail\n", "set -euo pipefail\nsleep "+d+"\n", 1)
+	if err := os.WriteFile(tpl, []byte(s), 0o644); err != nil {
+		q.t.Fatal(err)
+	}
+}
+
+type historyJSON struct {
+	Events []struct {
+		ID, Command, Result string
+		Generation          int
+		Actions             []struct{ Node, Action string }
+	}
+}
+
+func (q *quickstart) history() historyJSON {
+	q.t.Helper()
+	var h historyJSON
+	out := q.must("-o", "json", "cluster", "history", "-n", "0")
+	if err := json.Unmarshal([]byte(out), &h); err != nil {
+		q.t.Fatalf("history -o json: %v\n%s", err, out)
+	}
+	return h
+}
+
+// TestIntegrationConcurrentUp: 10 `up` at once on one cluster make exactly
+// its 3 instances; every run that did not get the lock exits 1 naming the
+// holder; the journal has the winner's event with generation 1.
+func TestIntegrationConcurrentUp(t *testing.T) {
+	q := newQuickstart(t, nil)
+	q.slowBoot("1")
+	type result struct {
+		code   int
+		stderr string
+	}
+	results := make([]result, 10)
+	var wg sync.WaitGroup
+	for i := range results {
+		wg.Add(1)
+		go func(i int) {
+			defer wg.Done()
+			_, errOut, code := q.run("cluster", "up")
+			results[i] = result{code, errOut}
+		}(i)
+	}
+	wg.Wait()
+	won := 0
+	for _, r := range results {
+		switch {
+		case r.code == 0:
+			won++
+		case r.code == 1 && strings.Contains(r.stderr, "is locked by") && strings.Contains(r.stderr, `running "cloud-compose`) && strings.Contains(r.stderr, "cloud-compose cluster unlock "):
+		default:
+			t.Errorf("a concurrent up exited %d:\n%s", r.code, r.stderr)
+		}
+	}
+	if won != 1 {
+		t.Errorf("%d of 10 concurrent ups ran; want exactly 1 (the others refused)", won)
+	}
+	if svc := q.processes("__demo-service --addr " + q.ips[0][:strings.LastIndex(q.ips[0], ".")+1]); len(svc) != 3 {
+		t.Errorf("%d services run, want 3: %v", len(svc), svc)
+	}
+	h := q.history()
+	if len(h.Events) != 1 || h.Events[0].Result != "ok" || h.Events[0].Generation != 1 || len(h.Events[0].Actions) != 3 {
+		t.Errorf("journal after the concurrent ups: %+v", h.Events)
+	}
+	var gens struct {
+		Generations []struct {
+			Number int
+			State  string
+		}
+	}
+	if err := json.Unmarshal([]byte(q.must("-o", "json", "cluster", "generations")), &gens); err != nil {
+		t.Fatal(err)
+	}
+	if len(gens.Generations) != 1 || gens.Generations[0].Number != 1 || gens.Generations[0].State != "active" {
+		t.Errorf("generations: %+v", gens.Generations)
+	}
+	q.downForce()
+}
+
+// TestIntegrationKilledHolder: kill -9 of an up that holds the lock, then
+// up proceeds; the killed run's event is marked interrupted.
+func TestIntegrationKilledHolder(t *testing.T) {
+	q := newQuickstart(t, nil)
+	q.slowBoot("2")
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	first := q.command(ctx, "cluster", "up")
+	if err := first.Start(); err != nil {
+		t.Fatal(err)
+	}
+	// wait until it holds the lock: its event is in the journal, running
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		out, _, code := q.run("-o", "json", "cluster", "history")
+		if code == 0 && strings.Contains(out, `"result": "running"`) {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the first up never held the lock:\n%s", out)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	if _, errOut, code := q.run("cluster", "up"); code != 1 || !strings.Contains(errOut, "is locked by") {
+		t.Fatalf("a second up while the first holds the lock: exit %d\n%s", code, errOut)
+	}
+	if err := first.Process.Signal(syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	_ = first.Wait()
+	_, errOut, code := q.run("cluster", "up")
+	if code != 0 {
+		t.Fatalf("up after the holder was killed: exit %d\n%s", code, errOut)
+	}
+	h := q.history()
+	results := map[string]int{}
+	for _, ev := range h.Events {
+		results[ev.Result]++
+	}
+	if results["interrupted"] != 1 || results["ok"] != 1 {
+		t.Errorf("journal: %+v", h.Events)
+	}
+	q.downForce()
+}

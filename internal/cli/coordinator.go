@@ -1,0 +1,263 @@
+package cli
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"os"
+	"os/user"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/cloud-compose/cloud-compose-go/internal/cluster"
+	"github.com/cloud-compose/cloud-compose-go/internal/config"
+	"github.com/cloud-compose/cloud-compose-go/internal/provider"
+	"github.com/cloud-compose/cloud-compose-go/internal/state"
+)
+
+// StateEnv overrides cluster.state (the coordinator's location).
+const StateEnv = "CLOUD_COMPOSE_STATE"
+
+// DefaultLockTimeout is --lock-timeout's default: fail at once, naming the
+// holder.
+const DefaultLockTimeout = time.Duration(0)
+
+// lockFlags is --lock-timeout, on every mutating command.
+type lockFlags struct{ timeout time.Duration }
+
+func (l *lockFlags) add(cmd *cobra.Command) {
+	cmd.Flags().DurationVar(&l.timeout, "lock-timeout", DefaultLockTimeout,
+		"wait this long for another run's lock on the cluster (0: fail at once, naming the holder)")
+}
+
+// stateLocation is where the cluster's coordinator lives.
+func stateLocation(c *config.Cluster) string {
+	if v := os.Getenv(StateEnv); v != "" {
+		return v
+	}
+	return c.State
+}
+
+// openState opens the cluster's coordinator backend.
+func (g *globals) openState(ctx context.Context, e *cluster.Engine) (state.Backend, state.Key, error) {
+	key := state.Key{Cluster: e.ID.Name, Env: e.ID.Env}
+	b, err := state.Open(ctx, stateLocation(e.Cluster), g.dir)
+	if err != nil {
+		return nil, key, fmt.Errorf("open the cluster's state: %w", err)
+	}
+	return b, key, nil
+}
+
+// lockedRun is one mutating command under the cluster's lock, recorded in the
+// journal: the event is written as running when the lock is taken and
+// with its result when the command ends, so a run killed with -9 leaves a
+// running event that the next run marks interrupted.
+type lockedRun struct {
+	g       *globals
+	backend state.Backend
+	key     state.Key
+	lock    state.Lock
+	event   state.Event
+	start   time.Time
+}
+
+// locked opens the coordinator, takes the lock (waiting up to
+// lf.timeout) and journals the start. The caller must call finish.
+func (g *globals) locked(ctx context.Context, e *cluster.Engine, lf lockFlags) (*lockedRun, error) {
+	b, key, err := g.openState(ctx, e)
+	if err != nil {
+		return nil, err
+	}
+	info := newLockInfo()
+	lk, err := state.Acquire(ctx, b, key, info, lf.timeout)
+	if err != nil {
+		b.Close()
+		var le *state.LockError
+		if errors.As(err, &le) {
+			return nil, &ExitError{Code: ExitFailed, Err: lockAdvice(le, lf.timeout)}
+		}
+		return nil, fmt.Errorf("lock cluster %s: %w", key, err)
+	}
+	if t, ok := lk.(state.TakeOver); ok {
+		if old, took := t.TookOver(); took {
+			g.warnf("took over the lock of a run that is gone: %s@%s (pid %d) running %q since %s (lock %s)",
+				old.Who, old.Host, old.PID, old.Command, old.Created.Local().Format(time.DateTime), old.ID)
+		}
+	}
+	r := &lockedRun{g: g, backend: b, key: key, lock: lk, start: time.Now()}
+	r.event = state.Event{ID: info.ID, Time: r.start.UTC(), Who: info.Who, Host: info.Host, Command: info.Command, Env: key.Env, Result: state.ResultRunning}
+	if err := r.markInterrupted(ctx); err != nil {
+		r.finish(err)
+		return nil, err
+	}
+	if err := b.PutEvent(ctx, key, r.event); err != nil {
+		r.finish(err)
+		return nil, fmt.Errorf("journal: %w", err)
+	}
+	return r, nil
+}
+
+// interruptedScan is how many of the newest events a run checks for
+// earlier runs that never finished: runs are serialized by the lock, and
+// each marks the ones before it, so only the newest can be unfinished.
+const interruptedScan = 10
+
+// markInterrupted marks the events of runs that never finished (killed):
+// nobody else holds the lock now, so any event still running is over.
+func (r *lockedRun) markInterrupted(ctx context.Context) error {
+	evs, err := r.backend.Events(ctx, r.key, interruptedScan)
+	if err != nil {
+		return fmt.Errorf("journal: %w", err)
+	}
+	for _, ev := range evs {
+		if ev.Result == state.ResultRunning && ev.ID != r.event.ID {
+			ev.Result = state.ResultInterrupted
+			if err := r.backend.PutEvent(ctx, r.key, ev); err != nil {
+				return fmt.Errorf("journal: %w", err)
+			}
+			r.g.warnf("an earlier run did not finish (killed?): %q by %s@%s at %s; marked interrupted",
+				ev.Command, ev.Who, ev.Host, ev.Time.Local().Format(time.DateTime))
+		}
+	}
+	return nil
+}
+
+// finish journals the result and releases the lock, even when ctx was
+// cancelled (Ctrl-C).
+func (r *lockedRun) finish(err error) {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	r.event.Duration = time.Since(r.start).Round(time.Millisecond)
+	switch {
+	case err == nil:
+		r.event.Result = state.ResultOK
+	case errors.Is(err, context.Canceled) || (r.g.ctx != nil && r.g.ctx.Err() != nil):
+		r.event.Result, r.event.Error = state.ResultInterrupted, config.KnownSecrets.Scrub(err.Error())
+	default:
+		r.event.Result, r.event.Error = state.ResultFailed, config.KnownSecrets.Scrub(err.Error())
+	}
+	if r.event.ID != "" {
+		if perr := r.backend.PutEvent(ctx, r.key, r.event); perr != nil {
+			r.g.warnf("could not journal the result: %v", perr)
+		}
+	}
+	if uerr := r.lock.Unlock(ctx); uerr != nil {
+		r.g.warnf("could not release lock %s: %v; run `cloud-compose cluster unlock %s`", r.lock.Info().ID, uerr, r.lock.Info().ID)
+	}
+	r.backend.Close()
+}
+
+// lockAdvice is the loser's message: who holds the lock, and what to do.
+func lockAdvice(le *state.LockError, waited time.Duration) error {
+	advice := "wait with --lock-timeout 5m"
+	if waited > 0 {
+		advice = fmt.Sprintf("waited %s; wait longer with --lock-timeout", waited)
+	}
+	if le.Info.ID != "" {
+		return fmt.Errorf("%w; %s, or run \"cloud-compose cluster unlock %s\" if that run is gone", le, advice, le.Info.ID)
+	}
+	return fmt.Errorf("%w; %s", le, advice)
+}
+
+func newLockInfo() state.LockInfo {
+	var b [8]byte
+	_, _ = rand.Read(b[:])
+	who := "unknown"
+	if u, err := user.Current(); err == nil {
+		who = u.Username
+	}
+	host, _ := os.Hostname()
+	return state.LockInfo{
+		ID: hex.EncodeToString(b[:]), Who: who, Host: host, PID: os.Getpid(),
+		Command: config.KnownSecrets.Scrub(commandLine()), Created: time.Now().UTC(),
+	}
+}
+
+// commandLine is this process's command line, for locks and the journal:
+// the program's base name and its arguments, secrets masked.
+func commandLine() string {
+	args := append([]string{"cloud-compose"}, os.Args[1:]...)
+	return strings.Join(args, " ")
+}
+
+// nodeActions are up's per-node results, for the journal.
+func nodeActions(res *cluster.UpResult) []state.NodeAction {
+	if res == nil {
+		return nil
+	}
+	out := make([]state.NodeAction, 0, len(res.Nodes))
+	for _, n := range res.Nodes {
+		out = append(out, state.NodeAction{Node: n.ID, Action: n.Action, InstanceID: n.InstanceID})
+	}
+	return out
+}
+
+// generationFor is the engine's Generation hook under a coordinator: the
+// generation new instances of this up are tagged with. A cluster with no
+// generation gets 1 (pending until up succeeds, then active). When the
+// desired specs are the active generation's, it is that one; otherwise
+// the pending generation with these specs, or a new pending one (rollout
+// makes it active).
+func (r *lockedRun) generationFor(ctx context.Context, specs map[string]provider.Spec) (int, error) {
+	gens, err := r.backend.Generations(ctx, r.key)
+	if err != nil {
+		return 0, fmt.Errorf("generations: %w", err)
+	}
+	top := 0
+	for _, gen := range gens {
+		top = max(top, gen.Number)
+	}
+	for i := len(gens) - 1; i >= 0; i-- {
+		if gen := gens[i]; (gen.State == state.GenActive || gen.State == state.GenPending) && sameSpecs(gen.Specs, specs) {
+			r.event.Generation = gen.Number
+			return gen.Number, nil
+		}
+	}
+	gen := state.Generation{Number: top + 1, State: state.GenPending, Event: r.event.ID, Created: time.Now().UTC(), Specs: specs}
+	if err := r.backend.PutGeneration(ctx, r.key, gen); err != nil {
+		return 0, fmt.Errorf("generations: %w", err)
+	}
+	r.event.Generation = gen.Number
+	return gen.Number, nil
+}
+
+// activateFirst makes generation n active when it is the cluster's first
+// and up brought every node up on it.
+func (r *lockedRun) activateFirst(ctx context.Context, n int, res *cluster.UpResult) error {
+	if n != 1 || res == nil {
+		return nil
+	}
+	for _, node := range res.Nodes {
+		if node.Action == cluster.ActionFailed {
+			return nil
+		}
+	}
+	gens, err := r.backend.Generations(ctx, r.key)
+	if err != nil {
+		return err
+	}
+	for _, gen := range gens {
+		if gen.Number == 1 && gen.State == state.GenPending {
+			gen.State = state.GenActive
+			return r.backend.PutGeneration(ctx, r.key, gen)
+		}
+	}
+	return nil
+}
+
+func sameSpecs(a, b map[string]provider.Spec) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for k, s := range a {
+		t, ok := b[k]
+		if !ok || s.Hash() != t.Hash() {
+			return false
+		}
+	}
+	return true
+}
