@@ -88,4 +88,3 @@ func did(ev state.Event) string {
 	}
 	return strings.Join(parts, "; ")
 }
-
