@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -143,5 +144,144 @@ func TestIntegrationKilledHolder(t *testing.T) {
 	if results["interrupted"] != 1 || results["ok"] != 1 {
 		t.Errorf("journal: %+v", h.Events)
 	}
+	q.downForce()
+}
+
+// TestIntegrationPostgresLockAcrossProjects: two project directories (two
+// operators' checkouts) share one PostgreSQL coordinator. kill -9 of a
+// holder frees the lock with its connection; then 6 concurrent ups from
+// both make exactly 3 instances, and every loser names the holder.
+func TestIntegrationPostgresLockAcrossProjects(t *testing.T) {
+	pg := os.Getenv("CLOUD_COMPOSE_TEST_POSTGRES")
+	if pg == "" && !testing.Short() {
+		t.Fatal("CLOUD_COMPOSE_TEST_POSTGRES is not set: run the tests with scripts/test, which starts a throwaway PostgreSQL")
+	}
+	q := newQuickstart(t, func(s string) string {
+		return strings.Replace(s, "  search_path:", "  state: "+pg+"\n  search_path:", 1)
+	})
+	q.slowBoot("1")
+	// the second checkout: the same files in another directory
+	other := *q
+	other.dir = filepath.Join(t.TempDir(), "checkout-2")
+	if out, err := exec.Command("cp", "-r", q.dir, other.dir).CombinedOutput(); err != nil {
+		t.Fatalf("%v %s", err, out)
+	}
+
+	// kill -9 of a holder: its connection closes, its lock with it
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	first := q.command(ctx, "cluster", "up")
+	if err := first.Start(); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		out, _, _ := other.run("-o", "json", "cluster", "history")
+		if strings.Contains(out, `"result": "running"`) {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the first up never held the lock:\n%s", out)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if err := first.Process.Signal(syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	_ = first.Wait()
+
+	type result struct {
+		code   int
+		stderr string
+	}
+	results := make([]result, 6)
+	var wg sync.WaitGroup
+	for i := range results {
+		wg.Add(1)
+		go func(i int) {
+			defer wg.Done()
+			p := q
+			if i%2 == 1 {
+				p = &other
+			}
+			_, errOut, code := p.run("cluster", "up")
+			results[i] = result{code, errOut}
+		}(i)
+	}
+	wg.Wait()
+	won := 0
+	for _, r := range results {
+		switch {
+		case r.code == 0:
+			won++
+		case r.code == 1 && strings.Contains(r.stderr, "is locked by"):
+		default:
+			t.Errorf("a concurrent up exited %d:\n%s", r.code, r.stderr)
+		}
+	}
+	if won < 1 {
+		t.Errorf("none of 6 concurrent ups ran")
+	}
+	if svc := q.processes("__demo-service --addr " + q.ips[0][:strings.LastIndex(q.ips[0], ".")+1]); len(svc) != 3 {
+		t.Errorf("%d services run, want 3: %v", len(svc), svc)
+	}
+	results2 := map[string]int{}
+	for _, ev := range other.history().Events {
+		results2[ev.Result]++
+	}
+	if results2["interrupted"] != 1 || results2["ok"] != won {
+		t.Errorf("journal seen from the other checkout: %v (%d ups ran)", results2, won)
+	}
+	other.downForce()
+}
+
+// TestIntegrationUnlock: `cluster unlock` with a wrong id changes nothing;
+// with the holder's id it frees the lock, and the journal says who did it.
+func TestIntegrationUnlock(t *testing.T) {
+	q := newQuickstart(t, nil)
+	q.slowBoot("3")
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	first := q.command(ctx, "cluster", "up")
+	if err := first.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = first.Process.Kill(); _ = first.Wait() }()
+	var id string
+	deadline := time.Now().Add(20 * time.Second)
+	for id == "" {
+		for _, ev := range q.history().Events {
+			if ev.Result == "running" {
+				id = ev.ID
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the up never held the lock")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if _, errOut, code := q.run("cluster", "unlock", "0123456789abcdef"); code != 1 || !strings.Contains(errOut, "no lock 0123456789abcdef is held") {
+		t.Fatalf("unlock with a wrong id: exit %d\n%s", code, errOut)
+	}
+	if _, errOut, code := q.run("cluster", "snapshot"); code != 1 || !strings.Contains(errOut, "lock "+id) {
+		t.Fatalf("the lock must still be held after a wrong unlock: exit %d\n%s", code, errOut)
+	}
+	if out, errOut, code := q.run("cluster", "unlock", id); code != 0 || !strings.Contains(out, "lock "+id) {
+		t.Fatalf("unlock %s: exit %d\n%s%s", id, code, out, errOut)
+	}
+	if _, errOut, code := q.run("cluster", "snapshot"); code != 0 {
+		t.Fatalf("snapshot after unlock: exit %d\n%s", code, errOut)
+	}
+	found := false
+	for _, ev := range q.history().Events {
+		for _, a := range ev.Actions {
+			found = found || a.Action == "unlocked "+id
+		}
+	}
+	if !found {
+		t.Errorf("the journal does not record the unlock: %+v", q.history().Events)
+	}
+	_ = first.Process.Kill()
+	_ = first.Wait()
 	q.downForce()
 }

@@ -49,6 +49,9 @@ type LockError struct {
 func (e *LockError) Error() string {
 	i := e.Info
 	if i.ID == "" {
+		if e.Err != nil {
+			return fmt.Sprintf("cluster %s is locked (holder unknown: %v)", e.Key, e.Err)
+		}
 		return fmt.Sprintf("cluster %s is locked (holder unknown)", e.Key)
 	}
 	return fmt.Sprintf("cluster %s is locked by %s@%s (pid %d) running %q since %s (lock %s)",
