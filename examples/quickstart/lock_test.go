@@ -269,8 +269,8 @@ func TestIntegrationUnlock(t *testing.T) {
 	if out, errOut, code := q.run("cluster", "unlock", id); code != 0 || !strings.Contains(out, "lock "+id) {
 		t.Fatalf("unlock %s: exit %d\n%s%s", id, code, out, errOut)
 	}
-	if _, errOut, code := q.run("cluster", "snapshot"); code != 0 {
-		t.Fatalf("snapshot after unlock: exit %d\n%s", code, errOut)
+	if _, errOut, code := q.run("cluster", "cleanup"); code != 0 {
+		t.Fatalf("a command after unlock: exit %d\n%s", code, errOut)
 	}
 	found := false
 	for _, ev := range q.history().Events {
@@ -283,5 +283,41 @@ func TestIntegrationUnlock(t *testing.T) {
 	}
 	_ = first.Process.Kill()
 	_ = first.Wait()
+	q.downForce()
+}
+
+// TestIntegrationWaitingUpLooksAgain: ups that wait for the lock
+// (--lock-timeout) find the cluster the first one made: they look again
+// once they hold the lock, so no node is launched twice.
+func TestIntegrationWaitingUpLooksAgain(t *testing.T) {
+	q := newQuickstart(t, nil)
+	q.slowBoot("1")
+	outs := make([]string, 3)
+	codes := make([]int, 3)
+	var wg sync.WaitGroup
+	for i := range outs {
+		wg.Add(1)
+		go func(i int) {
+			defer wg.Done()
+			outs[i], _, codes[i] = q.run("-o", "json", "cluster", "up", "--lock-timeout", "60s")
+		}(i)
+	}
+	wg.Wait()
+	created := 0
+	for i, out := range outs {
+		if codes[i] != 0 {
+			t.Fatalf("up %d exited %d", i, codes[i])
+		}
+		created += strings.Count(out, `"action": "created"`)
+	}
+	if created != 3 {
+		t.Errorf("%d nodes created by 3 waiting ups, want 3 (each node once)", created)
+	}
+	if svc := q.processes("__demo-service --addr " + q.ips[0][:strings.LastIndex(q.ips[0], ".")+1]); len(svc) != 3 {
+		t.Errorf("%d services run, want 3: %v", len(svc), svc)
+	}
+	if h := q.history(); len(h.Events) != 3 {
+		t.Errorf("journal: %+v", h.Events)
+	}
 	q.downForce()
 }

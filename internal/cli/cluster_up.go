@@ -95,12 +95,25 @@ func (f *clusterUpFlags) run(cmd *cobra.Command, g *globals) error {
 		}
 		g.progressf("node %s: %s %s (%s)", r.ID, r.Action, r.InstanceID, r.IP)
 	}
+	// Check everything and render every node before taking the lock:
+	// bad input is refused with nothing changed, not even the journal.
+	plan, err := e.PrepareUp(ctx, opts)
+	if err != nil {
+		return err
+	}
 	r, err := g.locked(ctx, e, f.lock)
 	if err != nil {
 		return err
 	}
+	if r.changedSince(plan.Observed) {
+		// another run changed the cluster since we looked: look again
+		if plan, err = e.PrepareUp(ctx, opts); err != nil {
+			r.finish(err)
+			return err
+		}
+	}
 	e.Generation = r.generationFor
-	res, err := e.Up(ctx, opts)
+	res, err := e.ApplyUp(ctx, plan)
 	if err == nil && res != nil {
 		err = r.activateFirst(ctx, res.Generation, res)
 	}

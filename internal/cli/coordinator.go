@@ -63,6 +63,7 @@ type lockedRun struct {
 	lock    state.Lock
 	event   state.Event
 	start   time.Time
+	recent  []state.Event // the newest events when the lock was taken
 }
 
 // locked opens the coordinator, takes the lock (waiting up to
@@ -113,6 +114,7 @@ func (r *lockedRun) markInterrupted(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("journal: %w", err)
 	}
+	r.recent = evs
 	for _, ev := range evs {
 		if ev.Result == state.ResultRunning && ev.ID != r.event.ID {
 			ev.Result = state.ResultInterrupted
@@ -124,6 +126,28 @@ func (r *lockedRun) markInterrupted(ctx context.Context) error {
 		}
 	}
 	return nil
+}
+
+// ClockSkew is how far apart two machines' clocks may be for
+// changedSince: a run that ended this long before an observation still
+// counts as possibly after it.
+const ClockSkew = time.Minute
+
+// changedSince reports whether another run may have changed the cluster
+// after t (an observation made before the lock was taken): the journal
+// has a run that ended after t, or was still running when the lock was
+// taken (killed: marked interrupted now). Every change made
+// by this tool is journaled, so a plan made at t is otherwise still true.
+func (r *lockedRun) changedSince(t time.Time) bool {
+	for _, ev := range r.recent {
+		if ev.ID == r.event.ID {
+			continue
+		}
+		if ev.Result == state.ResultRunning || ev.Time.Add(ev.Duration).After(t.Add(-ClockSkew)) {
+			return true
+		}
+	}
+	return false
 }
 
 // finish journals the result and releases the lock, even when ctx was

@@ -55,15 +55,37 @@ type upRun struct {
 // first mutating call: bad input creates nothing. A failed node does not
 // stop the others.
 func (e *Engine) Up(ctx context.Context, opts UpOptions) (*UpResult, error) {
+	p, err := e.PrepareUp(ctx, opts)
+	if err != nil {
+		return nil, err
+	}
+	return e.ApplyUp(ctx, p)
+}
+
+// UpPlan is what PrepareUp decided, before any change: ApplyUp carries it
+// out. Between the two a caller takes the cluster's lock.
+type UpPlan struct {
+	// Observed is when the cluster was observed: a change made by
+	// someone else after it makes the plan stale (PrepareUp again).
+	Observed time.Time
+	u        *upRun
+	r        provider.Resolution
+	group    *provider.Spec // group mode: the group's spec
+}
+
+// PrepareUp is up's read-only half: it observes the cluster, resolves,
+// makes every check and renders every node's boot script. Bad input fails
+// here, with nothing created or changed.
+func (e *Engine) PrepareUp(ctx context.Context, opts UpOptions) (*UpPlan, error) {
 	// what `up` needs beyond what `build` does (nodes, a key pair)
 	if err := e.Cluster.CheckUp(); err != nil {
 		return nil, err
 	}
+	p := &UpPlan{Observed: time.Now()}
 	observed, err := e.Provider.Instances(ctx, e.ID)
 	if err != nil {
 		return nil, err
 	}
-	res := &UpResult{Cluster: e.Cluster.Name}
 	if g, ok := e.Provider.(provider.GroupProvider); ok && g.GroupMode() {
 		r, err := e.Provider.Resolve(ctx, e.ID, observed, provider.ResolveOptions{UpOptions: opts.UpOptions, Check: true})
 		if err != nil {
@@ -73,18 +95,10 @@ func (e *Engine) Up(ctx context.Context, opts UpOptions) (*UpResult, error) {
 		if err != nil {
 			return nil, err
 		}
-		if err := e.ensure(ctx); err != nil {
-			return nil, err
-		}
-		gr, err := g.EnsureGroup(ctx, e.ID, specs[0])
-		if err != nil {
-			return nil, err
-		}
-		res.Group = &gr
-		return res, nil
+		p.r, p.group = r, &specs[0]
+		return p, nil
 	}
-
-	u := &upRun{e: e, opts: opts, res: res, known: map[string]bool{}, launched: map[string]int{}}
+	u := &upRun{e: e, opts: opts, res: &UpResult{Cluster: e.Cluster.Name}, known: map[string]bool{}, launched: map[string]int{}}
 	for _, o := range observed {
 		u.known[o.ID] = true
 	}
@@ -102,6 +116,26 @@ func (e *Engine) Up(ctx context.Context, opts UpOptions) (*UpResult, error) {
 	if err := u.specAll(r); err != nil {
 		return nil, err
 	}
+	p.u, p.r = u, r
+	return p, nil
+}
+
+// ApplyUp carries out a plan from PrepareUp: creates what is missing,
+// replaces dead nodes, removes duplicates. Run it once per plan.
+func (e *Engine) ApplyUp(ctx context.Context, p *UpPlan) (*UpResult, error) {
+	if p.group != nil {
+		g := e.Provider.(provider.GroupProvider)
+		if err := e.ensure(ctx); err != nil {
+			return nil, err
+		}
+		gr, err := g.EnsureGroup(ctx, e.ID, *p.group)
+		if err != nil {
+			return nil, err
+		}
+		return &UpResult{Cluster: e.Cluster.Name, Group: &gr}, nil
+	}
+	u, r := p.u, p.r
+	res := u.res
 	u.generation = time.Now().UTC().Format("20060102T150405Z")
 	if e.Generation != nil {
 		specs := map[string]provider.Spec{}
