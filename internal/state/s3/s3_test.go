@@ -212,7 +212,9 @@ func TestIntegrationRequestShape(t *testing.T) {
 	loc, _ := newLocation(t)
 	var rec recorder
 	cfg := testConfig(t, moto(t), rec.option)
-	b := open(t, loc, Options{Config: &cfg, Lease: 900 * time.Millisecond})
+	// a lease long enough that a loaded machine (the whole suite runs at
+	// once in CI) cannot lose it between renewals
+	b := open(t, loc, Options{Config: &cfg, Lease: 3 * time.Second})
 	ctx := context.Background()
 	key := state.Key{Cluster: "shape", Env: "staging"}
 	lockPath := "/" + strings.TrimPrefix(loc, "s3://") + "/shape@staging/lock.json"
@@ -233,10 +235,10 @@ func TestIntegrationRequestShape(t *testing.T) {
 	etag := lk.(*lock).etag
 	lk.(*lock).mu.Unlock()
 
-	time.Sleep(time.Second) // three renewals at most (every 300 ms)
+	time.Sleep(2600 * time.Millisecond) // renewals every second
 	renewals := rec.take()
 	if len(renewals) < 2 {
-		t.Fatalf("%d requests in 1 s of a 900 ms lease; want at least 2 renewals", len(renewals))
+		t.Fatalf("%d requests in 2.6 s of a 3 s lease; want at least 2 renewals", len(renewals))
 	}
 	for i, r := range renewals {
 		match := r.header.Get("If-Match")
@@ -252,6 +254,9 @@ func TestIntegrationRequestShape(t *testing.T) {
 		t.Fatal(err)
 	}
 	reqs = rec.take()
+	if len(reqs) == 0 {
+		t.Fatal("Unlock sent no request (was the lock lost?)")
+	}
 	last := reqs[len(reqs)-1]
 	if last.method != http.MethodDelete || last.path != lockPath || last.header.Get("If-Match") != etag {
 		t.Errorf("Unlock sent %s %s If-Match %q; want DELETE %s If-Match %s", last.method, last.path, last.header.Get("If-Match"), lockPath, etag)
