@@ -46,6 +46,37 @@ func (q *quickstart) history() historyJSON {
 	return h
 }
 
+// startHolder starts `cluster up` in q and returns once it holds the lock:
+// its journal event, read through observer (q itself, or another checkout
+// of the same cluster), is running. It returns the command and the lock id.
+func startHolder(t *testing.T, q, observer *quickstart) (*exec.Cmd, string) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	t.Cleanup(cancel)
+	cmd := q.command(ctx, "cluster", "up")
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		for _, ev := range observer.history().Events {
+			if ev.Result == "running" {
+				return cmd, ev.ID
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the up never held the lock")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// services counts the demo services of q's nodes, from the process table.
+func (q *quickstart) services() int {
+	return len(q.processes("__demo-service --addr " + q.ips[0][:strings.LastIndex(q.ips[0], ".")+1]))
+}
+
 // TestIntegrationConcurrentUp: 10 `up` at once on one cluster make exactly
 // its 3 instances; every run that did not get the lock exits 1 naming the
 // holder; the journal has the winner's event with generation 1.
@@ -80,8 +111,8 @@ func TestIntegrationConcurrentUp(t *testing.T) {
 	if won != 1 {
 		t.Errorf("%d of 10 concurrent ups ran; want exactly 1 (the others refused)", won)
 	}
-	if svc := q.processes("__demo-service --addr " + q.ips[0][:strings.LastIndex(q.ips[0], ".")+1]); len(svc) != 3 {
-		t.Errorf("%d services run, want 3: %v", len(svc), svc)
+	if n := q.services(); n != 3 {
+		t.Errorf("%d services run, want 3", n)
 	}
 	h := q.history()
 	if len(h.Events) != 1 || h.Events[0].Result != "ok" || h.Events[0].Generation != 1 || len(h.Events[0].Actions) != 3 {
@@ -107,24 +138,7 @@ func TestIntegrationConcurrentUp(t *testing.T) {
 func TestIntegrationKilledHolder(t *testing.T) {
 	q := newQuickstart(t, nil)
 	q.slowBoot("2")
-	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
-	defer cancel()
-	first := q.command(ctx, "cluster", "up")
-	if err := first.Start(); err != nil {
-		t.Fatal(err)
-	}
-	// wait until it holds the lock: its event is in the journal, running
-	deadline := time.Now().Add(20 * time.Second)
-	for {
-		out, _, code := q.run("-o", "json", "cluster", "history")
-		if code == 0 && strings.Contains(out, `"result": "running"`) {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("the first up never held the lock:\n%s", out)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
+	first, _ := startHolder(t, q, q)
 	if _, errOut, code := q.run("cluster", "up"); code != 1 || !strings.Contains(errOut, "is locked by") {
 		t.Fatalf("a second up while the first holds the lock: exit %d\n%s", code, errOut)
 	}
@@ -168,23 +182,7 @@ func TestIntegrationPostgresLockAcrossProjects(t *testing.T) {
 	}
 
 	// kill -9 of a holder: its connection closes, its lock with it
-	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
-	defer cancel()
-	first := q.command(ctx, "cluster", "up")
-	if err := first.Start(); err != nil {
-		t.Fatal(err)
-	}
-	deadline := time.Now().Add(20 * time.Second)
-	for {
-		out, _, _ := other.run("-o", "json", "cluster", "history")
-		if strings.Contains(out, `"result": "running"`) {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("the first up never held the lock:\n%s", out)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+	first, _ := startHolder(t, q, &other)
 	if err := first.Process.Signal(syscall.SIGKILL); err != nil {
 		t.Fatal(err)
 	}
@@ -222,8 +220,8 @@ func TestIntegrationPostgresLockAcrossProjects(t *testing.T) {
 	if won < 1 {
 		t.Errorf("none of 6 concurrent ups ran")
 	}
-	if svc := q.processes("__demo-service --addr " + q.ips[0][:strings.LastIndex(q.ips[0], ".")+1]); len(svc) != 3 {
-		t.Errorf("%d services run, want 3: %v", len(svc), svc)
+	if n := q.services(); n != 3 {
+		t.Errorf("%d services run, want 3", n)
 	}
 	results2 := map[string]int{}
 	for _, ev := range other.history().Events {
@@ -240,26 +238,7 @@ func TestIntegrationPostgresLockAcrossProjects(t *testing.T) {
 func TestIntegrationUnlock(t *testing.T) {
 	q := newQuickstart(t, nil)
 	q.slowBoot("3")
-	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
-	defer cancel()
-	first := q.command(ctx, "cluster", "up")
-	if err := first.Start(); err != nil {
-		t.Fatal(err)
-	}
-	defer func() { _ = first.Process.Kill(); _ = first.Wait() }()
-	var id string
-	deadline := time.Now().Add(20 * time.Second)
-	for id == "" {
-		for _, ev := range q.history().Events {
-			if ev.Result == "running" {
-				id = ev.ID
-			}
-		}
-		if time.Now().After(deadline) {
-			t.Fatal("the up never held the lock")
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+	first, id := startHolder(t, q, q)
 	if _, errOut, code := q.run("cluster", "unlock", "0123456789abcdef"); code != 1 || !strings.Contains(errOut, "no lock 0123456789abcdef is held") {
 		t.Fatalf("unlock with a wrong id: exit %d\n%s", code, errOut)
 	}
@@ -313,8 +292,8 @@ func TestIntegrationWaitingUpLooksAgain(t *testing.T) {
 	if created != 3 {
 		t.Errorf("%d nodes created by 3 waiting ups, want 3 (each node once)", created)
 	}
-	if svc := q.processes("__demo-service --addr " + q.ips[0][:strings.LastIndex(q.ips[0], ".")+1]); len(svc) != 3 {
-		t.Errorf("%d services run, want 3: %v", len(svc), svc)
+	if n := q.services(); n != 3 {
+		t.Errorf("%d services run, want 3", n)
 	}
 	if h := q.history(); len(h.Events) != 3 {
 		t.Errorf("journal: %+v", h.Events)

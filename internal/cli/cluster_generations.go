@@ -33,11 +33,7 @@ cloud-compose:generation tag. Shown without user data or environment values.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			ctx := cmd.Context()
-			e, err := g.openEngine(ctx, engineOptions{})
-			if err != nil {
-				return err
-			}
-			b, key, err := g.openState(ctx, e)
+			b, key, err := g.openClusterState(ctx)
 			if err != nil {
 				return err
 			}

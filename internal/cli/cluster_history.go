@@ -26,11 +26,7 @@ generation. Newest first. Never takes the lock.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			ctx := cmd.Context()
-			e, err := g.openEngine(ctx, engineOptions{})
-			if err != nil {
-				return err
-			}
-			b, key, err := g.openState(ctx, e)
+			b, key, err := g.openClusterState(ctx)
 			if err != nil {
 				return err
 			}

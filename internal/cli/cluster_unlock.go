@@ -21,11 +21,7 @@ changing the cluster at once. The journal records who unlocked it.`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx := cmd.Context()
-			e, err := g.openEngine(ctx, engineOptions{})
-			if err != nil {
-				return err
-			}
-			b, key, err := g.openState(ctx, e)
+			b, key, err := g.openClusterState(ctx)
 			if err != nil {
 				return err
 			}

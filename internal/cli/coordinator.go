@@ -52,6 +52,17 @@ func (g *globals) openState(ctx context.Context, e *cluster.Engine) (state.Backe
 	return b, key, nil
 }
 
+// openClusterState loads the project and opens its coordinator, for the
+// commands that read or repair it without a provider call (history,
+// generations, unlock).
+func (g *globals) openClusterState(ctx context.Context) (state.Backend, state.Key, error) {
+	e, err := g.openEngine(ctx, engineOptions{})
+	if err != nil {
+		return nil, state.Key{}, err
+	}
+	return g.openState(ctx, e)
+}
+
 // lockedRun is one mutating command under the cluster's lock, recorded in the
 // journal: the event is written as running when the lock is taken and
 // with its result when the command ends, so a run killed with -9 leaves a
