@@ -66,7 +66,7 @@ func Execute(ctx context.Context, s IOStreams, args []string) error {
 // builtins are the top-level commands; any other first word is an external
 // plugin `cloud-compose-<word>` on PATH.
 var builtins = map[string]bool{
-	"cluster": true, "config": true, "image": true, "completion": true, "help": true,
+	"cluster": true, "config": true, "image": true, "secrets": true, "completion": true, "help": true,
 	"__complete": true, "__completeNoDesc": true, "__local-supervisor": true, "__demo-service": true,
 }
 
@@ -102,6 +102,7 @@ unchanged.`,
 		newDemoServiceCommand(g),
 		newLocalSupervisorCommand(),
 		newImageCommand(g),
+		newSecretsCommand(g),
 	)
 	return root
 }
