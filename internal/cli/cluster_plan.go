@@ -20,6 +20,7 @@ type clusterPlanFlags struct {
 	diff, detailedExitCode   bool
 	upgradeImage, noUpgrade  bool
 	useSnapshots, noSnapshot bool
+	snapshotNode             string
 }
 
 func newClusterPlanCommand(g *globals) *cobra.Command {
@@ -47,10 +48,14 @@ anything would change (0 when nothing would; 2 stays a usage or config error).`,
 	fl.BoolVar(&f.noUpgrade, "no-upgrade-image", false, "keep the image the cluster runs (the default)")
 	fl.BoolVar(&f.useSnapshots, "use-snapshots", true, "as up: new volumes start from the newest snapshot")
 	fl.BoolVar(&f.noSnapshot, "no-use-snapshots", false, "as up: new volumes start empty")
+	fl.StringVar(&f.snapshotNode, "snapshot-node", "", "as up: every node restores this node's newest snapshot")
 	return cmd
 }
 
 func (f *clusterPlanFlags) run(cmd *cobra.Command, g *globals) error {
+	if err := checkSnapshotNode(f.snapshotNode, f.useSnapshots && !f.noSnapshot); err != nil {
+		return err
+	}
 	ctx := cmd.Context()
 	e, err := g.openEngine(ctx, engineOptions{})
 	if err != nil {
@@ -59,6 +64,7 @@ func (f *clusterPlanFlags) run(cmd *cobra.Command, g *globals) error {
 	opts := cluster.PlanOptions{CloudInit: true, Diff: f.diff}
 	opts.UpgradeImage = f.upgradeImage && !f.noUpgrade
 	opts.UseSnapshots = f.useSnapshots && !f.noSnapshot
+	opts.SnapshotNode = f.snapshotNode
 	p, err := e.Plan(ctx, opts)
 	if err != nil {
 		return err

@@ -19,6 +19,7 @@ type clusterUpFlags struct {
 	upgradeImage, noUpgradeImage bool
 	snapshotCluster              string
 	snapshotTime                 string
+	snapshotNode                 string
 	parallel                     int
 	lock                         lockFlags
 }
@@ -44,6 +45,7 @@ fails does not stop the others: fix the cause and run up again.`,
 	fl.BoolVar(&f.noUpgradeImage, "no-upgrade-image", false, "keep the image the cluster runs (the default)")
 	fl.StringVar(&f.snapshotCluster, "snapshot-cluster", "", "restore snapshots of this cluster (default: this one)")
 	fl.StringVar(&f.snapshotTime, "snapshot-time", "", "restore the newest snapshot taken at or before this time (local time unless it has a zone)")
+	fl.StringVar(&f.snapshotNode, "snapshot-node", "", "restore every node from this node's newest snapshot (default: each node its own, else the cluster's newest)")
 	fl.IntVar(&f.parallel, "parallel", cluster.DefaultParallel, "launch at most this many nodes at once")
 	f.lock.add(cmd)
 	return cmd
@@ -65,11 +67,23 @@ func parseSnapshotTime(s string) (time.Time, error) {
 	return time.Time{}, usageErrorf("--snapshot-time %q: not a time; write it like 2026-11-22 14:30 (local time) or 2026-11-22T14:30:00Z", s)
 }
 
+// checkSnapshotNode refuses --snapshot-node with nothing to restore.
+func checkSnapshotNode(node string, useSnapshots bool) error {
+	if node != "" && !useSnapshots {
+		return usageErrorf("--snapshot-node %s: new volumes start empty with --no-use-snapshots; drop one of the two", node)
+	}
+	return nil
+}
+
 func (f *clusterUpFlags) run(cmd *cobra.Command, g *globals) error {
 	opts := cluster.UpOptions{CloudInit: f.cloudInit && !f.noCloudInit, Parallel: f.parallel}
 	opts.UseSnapshots = f.useSnapshots && !f.noUseSnapshots
 	opts.UpgradeImage = f.upgradeImage && !f.noUpgradeImage
 	opts.SnapshotCluster = f.snapshotCluster
+	opts.SnapshotNode = f.snapshotNode
+	if err := checkSnapshotNode(f.snapshotNode, opts.UseSnapshots); err != nil {
+		return err
+	}
 	if f.parallel < 1 {
 		return usageErrorf("--parallel %d: must be at least 1", f.parallel)
 	}

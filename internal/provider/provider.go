@@ -84,6 +84,7 @@ type UpOptions struct {
 	UpgradeImage    bool
 	SnapshotCluster string    // "" = this cluster
 	SnapshotTime    time.Time // zero = now
+	SnapshotNode    string    // "" = each node its own newest; else every node restores this node's
 }
 
 // ResolveOptions say what Resolve looks up and checks.

@@ -59,7 +59,7 @@ func (p *ec2Provider) Resolve(ctx context.Context, cluster provider.ClusterID, o
 		errs      []error
 		image     provider.Image
 		how       string
-		snapshots map[int]string
+		snapshots map[int]provider.SnapshotChoice
 		subnets   map[string]subnet
 		eips      map[string]ec2types.Address
 		holders   map[string]string
@@ -118,7 +118,7 @@ func (p *ec2Provider) Resolve(ctx context.Context, cluster provider.ClusterID, o
 			name = p.clusterName()
 			vpcs = func(ctx context.Context) (map[string]bool, error) { return p.clusterVPCs(ctx, nil) }
 		}
-		snapshots, err = p.findSnapshots(ctx, image.RootDevice, name, opts.SnapshotTime, vpcs)
+		snapshots, err = p.findSnapshots(ctx, image.RootDevice, name, opts.UpOptions, opts.Launch, vpcs)
 		return err
 	})
 	wg.Wait()
@@ -138,10 +138,7 @@ func (p *ec2Provider) Resolve(ctx context.Context, cluster provider.ClusterID, o
 	}
 	res.Image, res.ImageHow = image, how
 	if len(snapshots) > 0 {
-		res.Snapshots = make(map[int]provider.SnapshotChoice, len(snapshots))
-		for i, id := range snapshots {
-			res.Snapshots[i] = provider.SnapshotChoice{Newest: id}
-		}
+		res.Snapshots = snapshots
 	}
 	if p.aws.InstancePolicy != "" {
 		res.Profile = p.profileName() // made by Ensure

@@ -30,15 +30,15 @@ func TestIntegrationSnapshotCreate(t *testing.T) {
 	}
 	// The tags are the ones up restores by, in the cluster's own VPC.
 	at := snaps[1].Created.Add(1e9)
-	found, err := h.p.findSnapshots(ctx, "/dev/sda1", name, at, vpcs(w.vpc))
+	found, err := h.p.findSnapshots(ctx, "/dev/sda1", name, provider.UpOptions{SnapshotTime: at}, nil, vpcs(w.vpc))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if found[0] == "" || (found[0] != snaps[0].ID && found[0] != snaps[1].ID) {
-		t.Errorf("up would not restore the new snapshots: %v (made %v)", found, snaps)
+	if found[0].For("0") != snaps[0].ID || found[0].For("1") != snaps[1].ID {
+		t.Errorf("up would not restore each node's new snapshot: %+v (made %v)", found, snaps)
 	}
 	// A same-named cluster in another VPC never restores them.
-	found, err = h.p.findSnapshots(ctx, "/dev/sda1", name, at, vpcs("vpc-elsewhere"))
+	found, err = h.p.findSnapshots(ctx, "/dev/sda1", name, provider.UpOptions{SnapshotTime: at}, nil, vpcs("vpc-elsewhere"))
 	if err != nil {
 		t.Fatal(err)
 	}
