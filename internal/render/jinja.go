@@ -37,8 +37,8 @@ func environment() *exec.Environment {
 	filters := exec.NewFilterSet(map[string]exec.FilterFunction{})
 	filters.Update(builtins.Filters)
 	_ = filters.Replace("dictsort", filterDictSort)
-	_ = filters.Replace("default", filterDefault)
-	_ = filters.Replace("d", filterDefault)
+	_ = filters.Replace("default", strictFilter(filterDefault))
+	_ = filters.Replace("d", strictFilter(filterDefault))
 
 	dict := map[string]exec.Method[map[string]any]{}
 	for _, name := range []string{"items", "keys", "values"} {
@@ -47,6 +47,9 @@ func environment() *exec.Environment {
 		}
 	}
 	dict["get"] = dictGet
+	for name := range py2Methods {
+		dict[name] = py2Method(name)
+	}
 	for _, name := range []string{"copy", "pop", "update", "setdefault", "popitem"} {
 		if m, ok := builtins.Methods.Dict.Get(name); ok {
 			dict[name] = m
@@ -72,6 +75,7 @@ func environment() *exec.Environment {
 	tests := exec.NewTestSet(map[string]exec.TestFunction{})
 	tests.Update(builtins.Tests)
 	_ = tests.Replace("none", testNone)
+	strictTests(tests)
 
 	cs := exec.NewControlStructureSet(map[string]parser.ControlStructureParser{})
 	cs.Update(builtins.ControlStructures)
@@ -394,7 +398,10 @@ var (
 	undefNameRE  = regexp.MustCompile(`Unable to evaluate name "([^"]+)"`)
 	undefAttrRE  = regexp.MustCompile(`Unable to evaluate ([^:]+): attribute '([^']+)' not found`)
 	renderExprRE = regexp.MustCompile(`(?s)^Unable to render expression at line \d+: (.*)$`)
-	undefItemRE  = regexp.MustCompile(`Unable to evaluate ([^:]+): item '?([^' ]+)'? not found`)
+	undefItemRE  = regexp.MustCompile(`(?i)unable to evaluate ([^:]+): item '*([^' ]+?)'* not found`)
+	// gonja's "unknown method" message repeats the whole value (a mapping
+	// of secrets, say): only the method name is kept.
+	unknownMethodRE = regexp.MustCompile(`(?s)invalid call to method '([^']+)' of .*: unknown method '[^']+' for '`)
 )
 
 // executionError turns a gonja execution error into an *Error for file.
@@ -444,6 +451,12 @@ func parseError(l *searchLoader, file string, err error) error {
 
 // cleanMessage keeps the part of a gonja message a user can act on.
 func cleanMessage(msg string) string {
+	if m := py2MethodRE.FindString(msg); m != "" {
+		return m
+	}
+	if m := unknownMethodRE.FindStringSubmatch(msg); m != nil {
+		return fmt.Sprintf("no method %s() on this value (Jinja2: it has no attribute %q)", m[1], m[1])
+	}
 	if m := undefNameRE.FindStringSubmatch(msg); m != nil {
 		return fmt.Sprintf("%q is undefined (no config key, template variable or environment variable has that name)", m[1])
 	}
@@ -451,7 +464,7 @@ func cleanMessage(msg string) string {
 		return fmt.Sprintf("%s is undefined: %q has no key %q (guard it with `is defined` or `|default(...)`)", m[1], strings.TrimSuffix(m[1], "."+m[2]), m[2])
 	}
 	if m := undefItemRE.FindStringSubmatch(msg); m != nil {
-		return fmt.Sprintf("%s is undefined: no item %s", m[1], m[2])
+		return fmt.Sprintf("%s is undefined: no item %q", m[1], m[2])
 	}
 	msg = strings.TrimPrefix(msg, "unable to execute template: ")
 	if m := renderExprRE.FindStringSubmatch(msg); m != nil {

@@ -2,8 +2,10 @@ package render
 
 import (
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 
@@ -85,6 +87,12 @@ func readEnvFile(t *testing.T, path string) []string {
 // want.sh is its `cluster build` output, compared byte for byte (build
 // prints the script and a newline).
 //
+// Cases named error-* fail in the original: want.err holds where (the
+// innermost template frame, "templates/cluster.sh:2") and Jinja2's
+// exception. Ours must be a template error at the same template and line
+// naming the same thing (the last quoted word of Jinja2's message: the
+// undefined name, or the missing attribute); see wantTemplateError.
+//
 // Cases named unsupported-* hold the Jinja2 constructs gonja does not
 // support (docs/migrating.md lists them). They must still differ, so this
 // list shrinks when gonja learns them, and an error they raise must be a
@@ -94,7 +102,11 @@ func TestBuildJinjaGoldens(t *testing.T) {
 	if err != nil || len(wants) < 30 {
 		t.Fatalf("golden cases missing: %v (%d found)", err, len(wants))
 	}
-	for _, want := range wants {
+	errs, err := filepath.Glob(filepath.Join("testdata", "jinja", "error-*", "want.err"))
+	if err != nil || len(errs) < 9 {
+		t.Fatalf("error golden cases missing: %v (%d found)", err, len(errs))
+	}
+	for _, want := range append(wants, errs...) {
 		dir := filepath.Dir(want)
 		name := filepath.Base(dir)
 		t.Run(name, func(t *testing.T) {
@@ -108,6 +120,19 @@ func TestBuildJinjaGoldens(t *testing.T) {
 				project = filepath.Join(dir, strings.TrimSpace(string(p)))
 			}
 			got, err := build(t, project, env)
+			if strings.HasPrefix(name, "error-") {
+				if err == nil {
+					t.Fatalf("renders, but the original fails with %s", w)
+				}
+				var te *Error
+				if !errors.As(err, &te) {
+					t.Fatalf("want a template error, got %T %v", err, err)
+				}
+				if msg := wantTemplateError(string(w), te.Template, te.Line, te.Error()); msg != "" {
+					t.Error(msg)
+				}
+				return
+			}
 			if strings.HasPrefix(name, "unsupported-") {
 				var te *Error
 				switch {
@@ -127,4 +152,27 @@ func TestBuildJinjaGoldens(t *testing.T) {
 			}
 		})
 	}
+}
+
+var quotedWordRE = regexp.MustCompile(`'([^']+)'[^']*$`)
+
+// wantTemplateError compares one of our template errors (where it happened,
+// its message) with an error case's want.err; "" when they agree. A Python
+// 2 method must be named as such, with the Python 3 replacement.
+func wantTemplateError(want, template string, line int, msg string) string {
+	where, what, _ := strings.Cut(strings.TrimSpace(want), "\n")
+	if got := fmt.Sprintf("%s:%d", template, line); got != where {
+		return fmt.Sprintf("error at %s, the original's at %s (%s)", got, where, msg)
+	}
+	m := quotedWordRE.FindStringSubmatch(what)
+	if m == nil {
+		return fmt.Sprintf("want.err names nothing: %q", what)
+	}
+	if !strings.Contains(msg, m[1]) {
+		return fmt.Sprintf("error %q does not name %q (the original: %s)", msg, m[1], what)
+	}
+	if repl, ok := py2Methods[m[1]]; ok && (!strings.Contains(msg, "Python 2") || !strings.Contains(msg, repl)) {
+		return fmt.Sprintf("error %q does not say that %s is Python 2 only and to use %s", msg, m[1], repl)
+	}
+	return ""
 }

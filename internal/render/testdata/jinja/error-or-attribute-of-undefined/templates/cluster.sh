@@ -1,0 +1,2 @@
+#!/bin/bash
+SIZE={{ aws.ebs.size or 10 }}

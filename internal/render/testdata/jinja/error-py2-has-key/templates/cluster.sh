@@ -1,0 +1,4 @@
+#!/bin/bash
+{% if aws.tags.has_key("Team") %}
+TEAM={{ aws.tags.Team }}
+{% endif %}

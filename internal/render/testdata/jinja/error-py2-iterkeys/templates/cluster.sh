@@ -1,0 +1,2 @@
+#!/bin/bash
+TAGS="{% for key in aws.tags.iterkeys() %}{{ key }} {% endfor %}"

@@ -1,0 +1,2 @@
+#!/bin/bash
+VALUES="{% for value in aws.tags.itervalues() %}{{ value }} {% endfor %}"

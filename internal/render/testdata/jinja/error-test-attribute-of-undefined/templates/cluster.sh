@@ -1,0 +1,4 @@
+#!/bin/bash
+{% if monitoring.enabled is none %}
+echo default monitoring
+{% endif %}
