@@ -13,7 +13,9 @@ import (
 // cluster runs unless opts.UpgradeImage, else the newest) and, by volume
 // index, the snapshots new volumes start from (a volume's `snapshot:`, or
 // with opts.UseSnapshots the newest of the cluster's — of
-// opts.SnapshotCluster, when set — in the cluster's environment). With
+// opts.SnapshotCluster, when set — in the cluster's environment: each
+// node its own newest, else the newest; with opts.SnapshotNode that node's
+// newest for every node, ErrNoNodeSnapshot when it has none). With
 // opts.Check, each node of opts.Launch that cannot be launched is in
 // Resolution.Blocked: an IP outside 127/8, an IP a live instance of
 // another node holds, or a health check address another process listens
@@ -48,10 +50,17 @@ func (p *localProvider) Resolve(ctx context.Context, cluster provider.ClusterID,
 					return fmt.Errorf("volume %s: %w", v.Name, err)
 				}
 			case opts.UseSnapshots:
+				dev := device(v.Name, v.Block)
 				var ok bool
-				if choice, ok = findSnapshots(snaps, from, cluster.Env, device(v.Name, v.Block), opts.SnapshotTime); !ok {
+				choice, ok = findSnapshots(snaps, from, cluster.Env, dev, opts.SnapshotTime)
+				if opts.SnapshotNode != "" {
+					if choice, err = nodeSnapshot(choice, opts.SnapshotNode, v.Name, from); err != nil {
+						return err
+					}
+				} else if !ok {
 					continue
 				}
+				p.logRestores(choice, v.Name, from, opts.SnapshotNode, opts.Launch)
 			default:
 				continue
 			}

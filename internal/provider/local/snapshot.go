@@ -6,8 +6,11 @@ import (
 	"fmt"
 	"path/filepath"
 	"regexp"
+	"sort"
+	"strings"
 	"time"
 
+	"github.com/cloud-compose/cloud-compose-go/internal/config"
 	"github.com/cloud-compose/cloud-compose-go/internal/provider"
 )
 
@@ -58,6 +61,43 @@ func findSnapshots(snaps []snapshotRecord, cluster, env, device string, at time.
 		}
 	}
 	return c, c.Newest != ""
+}
+
+// ErrNoNodeSnapshot is returned when --snapshot-node names a node that has
+// no snapshot of a volume.
+var ErrNoNodeSnapshot = errors.New("no snapshot of that node")
+
+// nodeSnapshot is --snapshot-node's choice: every node restores node's
+// newest snapshot of the volume, which must exist.
+func nodeSnapshot(c provider.SnapshotChoice, node, volume, cluster string) (provider.SnapshotChoice, error) {
+	if id, ok := c.ByNode[node]; ok {
+		return provider.SnapshotChoice{Newest: id}, nil
+	}
+	nodes := make([]string, 0, len(c.ByNode))
+	for n := range c.ByNode {
+		nodes = append(nodes, n)
+	}
+	sort.Strings(nodes)
+	which := "no node has one"
+	if len(nodes) > 0 {
+		which = "nodes with one: " + strings.Join(nodes, ", ")
+	}
+	return provider.SnapshotChoice{}, fmt.Errorf("--snapshot-node %s: %w: node %s has no completed snapshot of volume %s in cluster %s (%s)", node, ErrNoNodeSnapshot, node, volume, cluster, which)
+}
+
+// logRestores says, for each node about to be launched, which snapshot
+// its volume starts from and why.
+func (p *localProvider) logRestores(c provider.SnapshotChoice, volume, cluster, snapshotNode string, launch []config.Node) {
+	for _, n := range launch {
+		switch id, own := c.ByNode[n.ID]; {
+		case snapshotNode != "":
+			fmt.Fprintf(p.log, "node %s: volume %s from %s (node %s's newest: --snapshot-node %s)\n", n.ID, volume, c.Newest, snapshotNode, snapshotNode)
+		case own:
+			fmt.Fprintf(p.log, "node %s: volume %s from %s (node %s's newest)\n", n.ID, volume, id, n.ID)
+		default:
+			fmt.Fprintf(p.log, "node %s: volume %s from %s (the newest of %s: node %s has none of its own)\n", n.ID, volume, c.Newest, cluster, n.ID)
+		}
+	}
 }
 
 // explicitSnapshot is a volume's configured `snapshot:`, which must be a
