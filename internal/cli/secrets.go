@@ -83,7 +83,12 @@ The key is --key, else $` + secrets.KeyEnv + `, else the key of NAME's
 current value, else the key of the first secret in the file (each found
 by decrypting it). Only NAME's line changes (a secrets: line is added
 under cluster: when there is none); comments and indentation stay.`,
-		Args: cobra.ExactArgs(1),
+		Args: func(_ *cobra.Command, args []string) error {
+			if len(args) != 1 {
+				return usageErrorf("secrets encrypt takes NAME only: the value comes from stdin or a prompt, never from an argument")
+			}
+			return nil
+		},
 		RunE: func(cmd *cobra.Command, args []string) error { return f.run(g, args[0]) },
 	}
 	cmd.Flags().StringVar(&f.key, "key", "", "KMS key: key id, key ARN, alias/NAME or alias ARN (default: $"+secrets.KeyEnv+" or the key of the file's secrets)")
@@ -226,7 +231,12 @@ func newSecretsDecryptCommand(g *globals) *cobra.Command {
 print the plaintext. It needs --show, and stdout must be a terminal unless
 --force-plain is given too (for a pipe: the value is written as is, with
 no newline added). Otherwise it exits 2 and prints nothing.`,
-		Args: cobra.ExactArgs(1),
+		Args: func(_ *cobra.Command, args []string) error {
+			if len(args) != 1 {
+				return usageErrorf("secrets decrypt takes one NAME")
+			}
+			return nil
+		},
 		RunE: func(cmd *cobra.Command, args []string) error { return f.run(g, args[0]) },
 	}
 	cmd.Flags().BoolVar(&f.show, "show", false, "print the plaintext")
