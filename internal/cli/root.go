@@ -59,6 +59,11 @@ func Execute(ctx context.Context, s IOStreams, args []string) error {
 	root.SetIn(s.In)
 	root.SetOut(s.Out)
 	root.SetErr(s.ErrOut)
+	// after SetOut: the completion command keeps the writer it sees
+	root.InitDefaultHelpCmd()
+	root.InitDefaultCompletionCmd()
+	strictArgs(root)
+	registerCompletions(root, g)
 	_, err := root.ExecuteContextC(ctx)
 	return scrubbed(err)
 }

@@ -1,0 +1,214 @@
+package cli
+
+import (
+	"context"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sort"
+	"strings"
+
+	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
+
+	"github.com/cloud-compose/cloud-compose-go/internal/config"
+)
+
+// Shell completion (`cloud-compose completion bash|zsh|fish`) completes,
+// besides cobra's commands and flag names:
+//   - the values of -o/--output (text, json);
+//   - at the top level, the external plugins on PATH (cloud-compose-X);
+//   - node ids, for `cluster logs [NODE]` and every cluster command's
+//     --node and --snapshot-node, read from the project's config as the
+//     command would read it (-C, --file), quietly (no warning) and with no
+//     API call.
+//
+// Completion runs through cobra's hidden `__complete` command, which
+// parses the flags but runs no PersistentPreRunE: nothing here may rely on
+// globals.setup.
+
+// nodeFlags are the cluster commands' flags whose value is a node id.
+var nodeFlags = []string{"node", "snapshot-node"}
+
+// registerCompletions adds the completion functions to the command tree.
+func registerCompletions(root *cobra.Command, g *globals) {
+	_ = root.RegisterFlagCompletionFunc("output", completeOutput)
+	root.ValidArgsFunction = completePlugins
+	for _, c := range root.Commands() {
+		if c.Name() == "cluster" {
+			registerNodeCompletions(c, g)
+		}
+	}
+}
+
+func registerNodeCompletions(c *cobra.Command, g *globals) {
+	for _, name := range nodeFlags {
+		if f := c.LocalFlags().Lookup(name); f != nil && f.Value.Type() == "string" {
+			_ = c.RegisterFlagCompletionFunc(name, func(_ *cobra.Command, _ []string, toComplete string) ([]cobra.Completion, cobra.ShellCompDirective) {
+				return nodeCompletions(g.dir, g.file, toComplete), cobra.ShellCompDirectiveNoFileComp
+			})
+		}
+	}
+	if c.Name() == "logs" {
+		c.ValidArgsFunction = completeLogs
+	}
+	for _, sub := range c.Commands() {
+		registerNodeCompletions(sub, g)
+	}
+}
+
+// completeOutput completes -o's values.
+func completeOutput(_ *cobra.Command, _ []string, toComplete string) ([]cobra.Completion, cobra.ShellCompDirective) {
+	return outputCompletions("", toComplete), cobra.ShellCompDirectiveNoFileComp
+}
+
+func outputCompletions(prefix, toComplete string) []cobra.Completion {
+	var out []cobra.Completion
+	for _, v := range []struct{ name, desc string }{{OutputText, "for people"}, {OutputJSON, "one JSON document"}} {
+		if strings.HasPrefix(prefix+v.name, toComplete) {
+			out = append(out, cobra.CompletionWithDesc(prefix+v.name, v.desc))
+		}
+	}
+	return out
+}
+
+// completePlugins completes the first word with the external plugins on
+// PATH, next to cobra's built-in commands.
+func completePlugins(_ *cobra.Command, args []string, toComplete string) ([]cobra.Completion, cobra.ShellCompDirective) {
+	if len(args) > 0 {
+		return nil, cobra.ShellCompDirectiveNoFileComp
+	}
+	var out []cobra.Completion
+	for _, p := range pathPlugins() {
+		if strings.HasPrefix(p.name, toComplete) {
+			out = append(out, cobra.CompletionWithDesc(p.name, "external plugin: "+p.path))
+		}
+	}
+	return out, cobra.ShellCompDirectiveNoFileComp
+}
+
+type pathPlugin struct{ name, path string }
+
+// pathPlugins lists the cloud-compose-X executables on PATH that
+// `cloud-compose X` would run (X not built in), sorted by name.
+func pathPlugins() []pathPlugin {
+	seen := map[string]bool{}
+	var out []pathPlugin
+	for _, dir := range filepath.SplitList(os.Getenv("PATH")) {
+		if dir == "" {
+			continue
+		}
+		ents, err := os.ReadDir(dir)
+		if err != nil {
+			continue
+		}
+		for _, e := range ents {
+			name, ok := strings.CutPrefix(e.Name(), PluginPrefix)
+			if !ok || name == "" || strings.HasPrefix(name, "-") || builtins[name] || seen[name] {
+				continue
+			}
+			bin, err := exec.LookPath(e.Name())
+			if err != nil {
+				continue
+			}
+			seen[name] = true
+			out = append(out, pathPlugin{name: name, path: bin})
+		}
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].name < out[j].name })
+	return out
+}
+
+// nodeCompletions are the node ids of the project in dir (config file
+// file, or found as the commands find it) that start with toComplete; none
+// when the config cannot be read. Nothing is printed.
+func nodeCompletions(dir, file, toComplete string) []cobra.Completion {
+	if dir == "" {
+		dir = "."
+	}
+	path, err := config.Find(dir, file)
+	if err != nil {
+		return nil
+	}
+	doc, err := config.LoadContext(context.Background(), path, os.LookupEnv)
+	if err != nil {
+		return nil
+	}
+	c, _ := config.LoadCluster(doc)
+	if c == nil {
+		return nil
+	}
+	var out []cobra.Completion
+	for _, n := range c.Nodes() {
+		if n.ID == "" || !strings.HasPrefix(n.ID, toComplete) {
+			continue
+		}
+		desc := "node"
+		if n.IP != "" {
+			desc = "node " + n.IP
+		}
+		out = append(out, cobra.CompletionWithDesc(n.ID, desc))
+	}
+	return out
+}
+
+// completeLogs completes `cluster logs`, which parses its own flags (its
+// -f is --follow), so cobra hands it every word: flags included.
+func completeLogs(cmd *cobra.Command, args []string, toComplete string) ([]cobra.Completion, cobra.ShellCompDirective) {
+	if len(args) > 0 {
+		switch args[len(args)-1] {
+		case "-o", "--output":
+			return outputCompletions("", toComplete), cobra.ShellCompDirectiveNoFileComp
+		case "-C", "--dir":
+			return nil, cobra.ShellCompDirectiveFilterDirs
+		case "--file":
+			return nil, cobra.ShellCompDirectiveDefault
+		case "--tail":
+			return nil, cobra.ShellCompDirectiveNoFileComp
+		}
+	}
+	for _, prefix := range []string{"--output=", "-o="} {
+		if strings.HasPrefix(toComplete, prefix) {
+			return outputCompletions(prefix, toComplete), cobra.ShellCompDirectiveNoFileComp
+		}
+	}
+	if strings.HasPrefix(toComplete, "-") {
+		var out []cobra.Completion
+		for _, f := range []struct{ name, desc string }{{"--follow", "keep printing as the log grows"}, {"--tail", "print only the last N lines"}} {
+			if strings.HasPrefix(f.name, toComplete) {
+				out = append(out, cobra.CompletionWithDesc(f.name, f.desc))
+			}
+		}
+		return out, cobra.ShellCompDirectiveNoFileComp
+	}
+	// logs' own flags, and the global ones (without -f, which is --follow
+	// here), as its parser reads them
+	fs := pflag.NewFlagSet("logs", pflag.ContinueOnError)
+	fs.SetOutput(nopWriter{})
+	fs.ParseErrorsAllowlist.UnknownFlags = true
+	fs.BoolP("follow", "f", false, "")
+	fs.Int("tail", -1, "")
+	fs.BoolP("help", "h", false, "")
+	cmd.InheritedFlags().VisitAll(func(f *pflag.Flag) {
+		short := f.Shorthand
+		if fs.ShorthandLookup(short) != nil {
+			short = ""
+		}
+		if f.Value.Type() == "bool" {
+			fs.BoolP(f.Name, short, false, "")
+		} else {
+			fs.StringP(f.Name, short, f.DefValue, "")
+		}
+	})
+	if err := fs.Parse(args); err != nil || fs.NArg() > 0 {
+		return nil, cobra.ShellCompDirectiveNoFileComp
+	}
+	dir, file := ".", ""
+	if f := fs.Lookup("dir"); f != nil {
+		dir = f.Value.String()
+	}
+	if f := fs.Lookup("file"); f != nil {
+		file = f.Value.String()
+	}
+	return nodeCompletions(dir, file, toComplete), cobra.ShellCompDirectiveNoFileComp
+}

@@ -1,0 +1,119 @@
+package cli
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+)
+
+// completions runs cobra's hidden `__complete ARGS...` through the binary
+// and returns the candidates (without descriptions), the candidates with
+// descriptions, and stderr.
+func completions(t *testing.T, dir string, env []string, args ...string) ([]string, []string, string) {
+	t.Helper()
+	out, errOut, code := runBinary(t, dir, env, append([]string{"__complete"}, args...)...)
+	if code != 0 {
+		t.Fatalf("__complete %q: exit %d\n%s", args, code, errOut)
+	}
+	var names, full []string
+	for _, line := range strings.Split(strings.TrimSuffix(out, "\n"), "\n") {
+		if strings.HasPrefix(line, ":") || line == "" {
+			break // the directive ends the candidates
+		}
+		name, _, _ := strings.Cut(line, "\t")
+		names = append(names, name)
+		full = append(full, line)
+	}
+	return names, full, errOut
+}
+
+// TestIntegrationCompletion: shell completion completes node ids (from the
+// config, as the command reads it, quietly), -o values and the external
+// plugins on PATH.
+func TestIntegrationCompletion(t *testing.T) {
+	if testing.Short() {
+		t.Skip("integration test: runs the binary")
+	}
+	// a config with an unset variable and a key given twice: completion
+	// must not print their warnings
+	proj := writeProject(t, map[string]string{
+		"cloud-compose.yml": "cluster:\n  name: comp\n  search_path: [templates]\n  name: comp\n  tags:\n    owner: ${CC_COMPLETION_UNSET}\n" +
+			"  local:\n    nodes:\n      - id: 1\n        ip: 127.0.77.41\n      - id: web2\n        ip: 127.0.77.42\n      - id: web3\n        ip: 127.0.77.43\n",
+		"other.yml": "cluster:\n  name: other\n  search_path: [templates]\n  local:\n    nodes:\n      - id: db\n        ip: 127.0.77.51\n",
+	})
+	bin := t.TempDir()
+	for name, mode := range map[string]os.FileMode{"cloud-compose-hello": 0o755, "cloud-compose-notexec": 0o644, "cloud-compose-cluster": 0o755} {
+		if err := os.WriteFile(filepath.Join(bin, name), []byte("#!/bin/sh\nexit 0\n"), mode); err != nil {
+			t.Fatal(err)
+		}
+	}
+	env := []string{"PATH=" + bin + string(os.PathListSeparator) + os.Getenv("PATH")}
+	elsewhere := t.TempDir()
+	nodes := []string{"1", "web2", "web3"}
+
+	for _, tc := range []struct {
+		dir  string
+		args []string
+		want []string
+	}{
+		{proj, []string{"cluster", "logs", ""}, nodes},
+		{proj, []string{"cluster", "logs", "w"}, []string{"web2", "web3"}},
+		{proj, []string{"cluster", "logs", "-f", "--tail", "5", ""}, nodes},
+		{proj, []string{"cluster", "logs", "1", ""}, nil},
+		{elsewhere, []string{"-C", proj, "cluster", "logs", ""}, nodes},
+		{elsewhere, []string{"cluster", "logs", "-C", proj, "--file", "other.yml", ""}, []string{"db"}},
+		{elsewhere, []string{"cluster", "logs", ""}, nil},
+		{proj, []string{"cluster", "logs", "-o", ""}, []string{"text", "json"}},
+		{proj, []string{"cluster", "build", "--node", ""}, nodes},
+		{proj, []string{"cluster", "build", "--node", "web3"}, []string{"web3"}},
+		{elsewhere, []string{"-C", proj, "-f", "other.yml", "cluster", "build", "--node", ""}, []string{"db"}},
+		{elsewhere, []string{"cluster", "build", "--node", ""}, nil},
+		{proj, []string{"cluster", "up", "--snapshot-node", ""}, nodes},
+		{proj, []string{"-o", ""}, []string{"text", "json"}},
+		{proj, []string{"cluster", "status", "-o", "j"}, []string{"json"}},
+		{proj, []string{"cluster", "status", "--output", ""}, []string{"text", "json"}},
+		{proj, []string{"he"}, []string{"help", "hello"}},
+	} {
+		t.Run(strings.Join(tc.args, " "), func(t *testing.T) {
+			got, _, errOut := completions(t, tc.dir, env, tc.args...)
+			if diff := cmp.Diff(tc.want, got); diff != "" {
+				t.Errorf("candidates (-want +got):\n%s", diff)
+			}
+			if strings.Contains(errOut, "warning") || strings.Contains(errOut, "error") {
+				t.Errorf("completion is not quiet:\n%s", errOut)
+			}
+		})
+	}
+
+	// the top level lists the built-in commands and the plugins on PATH
+	// (executable, not shadowing a built-in), with the plugin's path
+	got, full, _ := completions(t, proj, env, "")
+	for _, w := range []string{"cluster", "config", "image", "hello"} {
+		if !contains(got, w) {
+			t.Errorf("top level lacks %q: %v", w, got)
+		}
+	}
+	for _, w := range []string{"notexec"} {
+		if contains(got, w) {
+			t.Errorf("top level offers %q: %v", w, got)
+		}
+	}
+	if !contains(full, "hello\texternal plugin: "+filepath.Join(bin, "cloud-compose-hello")) {
+		t.Errorf("the plugin's description is not its path: %v", full)
+	}
+	if n := strings.Count(strings.Join(got, " "), "cluster"); n != 1 {
+		t.Errorf("cluster offered %d times: %v", n, got)
+	}
+}
+
+func contains(list []string, s string) bool {
+	for _, x := range list {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}
