@@ -111,6 +111,10 @@ func (f *clusterUpFlags) run(cmd *cobra.Command, g *globals) error {
 	}
 	// Check everything and render every node before taking the lock:
 	// bad input is refused with nothing changed, not even the journal.
+	mark, err := g.markJournal(ctx, e)
+	if err != nil {
+		return err
+	}
 	plan, err := e.PrepareUp(ctx, opts)
 	if err != nil {
 		return err
@@ -119,7 +123,7 @@ func (f *clusterUpFlags) run(cmd *cobra.Command, g *globals) error {
 	if err != nil {
 		return err
 	}
-	if r.changedSince(plan.Observed) {
+	if r.changedSince(mark) {
 		// another run changed the cluster since we looked: look again
 		if plan, err = e.PrepareUp(ctx, opts); err != nil {
 			r.finish(err)

@@ -139,26 +139,43 @@ func (r *lockedRun) markInterrupted(ctx context.Context) error {
 	return nil
 }
 
-// ClockSkew is how far apart two machines' clocks may be for
-// changedSince: a run that ended this long before an observation still
-// counts as possibly after it.
-const ClockSkew = time.Minute
+// journalMark is the cluster's newest journal event before a command
+// looks at the cluster (read without the lock): its id and result, "" when
+// the journal is empty.
+type journalMark struct{ id, result string }
+
+// markJournal reads the journal's newest event, to tell later whether
+// another run changed the cluster meanwhile (changedSince).
+func (g *globals) markJournal(ctx context.Context, e *cluster.Engine) (journalMark, error) {
+	b, key, err := g.openState(ctx, e)
+	if err != nil {
+		return journalMark{}, err
+	}
+	defer b.Close()
+	evs, err := b.Events(ctx, key, 1)
+	if err != nil || len(evs) == 0 {
+		return journalMark{}, err
+	}
+	return journalMark{evs[0].ID, evs[0].Result}, nil
+}
 
 // changedSince reports whether another run may have changed the cluster
-// after t (an observation made before the lock was taken): the journal
-// has a run that ended after t, or was still running when the lock was
-// taken (killed: marked interrupted now). Every change made
-// by this tool is journaled, so a plan made at t is otherwise still true.
-func (r *lockedRun) changedSince(t time.Time) bool {
+// since m was read (before an observation made without the lock): a run
+// was running then, one ran since (the newest event is another), or one
+// was still running when this run took the lock (killed: marked
+// interrupted now). Every change made by this tool is journaled, so a plan
+// made after m is otherwise still true; no clocks are compared.
+func (r *lockedRun) changedSince(m journalMark) bool {
+	if m.result == state.ResultRunning {
+		return true
+	}
 	for _, ev := range r.recent {
 		if ev.ID == r.event.ID {
 			continue
 		}
-		if ev.Result == state.ResultRunning || ev.Time.Add(ev.Duration).After(t.Add(-ClockSkew)) {
-			return true
-		}
+		return ev.ID != m.id || ev.Result == state.ResultRunning
 	}
-	return false
+	return m.id != ""
 }
 
 // finish journals the result and releases the lock, even when ctx was

@@ -65,12 +65,9 @@ func (e *Engine) Up(ctx context.Context, opts UpOptions) (*UpResult, error) {
 // UpPlan is what PrepareUp decided, before any change: ApplyUp carries it
 // out. Between the two a caller takes the cluster's lock.
 type UpPlan struct {
-	// Observed is when the cluster was observed: a change made by
-	// someone else after it makes the plan stale (PrepareUp again).
-	Observed time.Time
-	u        *upRun
-	r        provider.Resolution
-	group    *provider.Spec // group mode: the group's spec
+	u     *upRun
+	r     provider.Resolution
+	group *provider.Spec // group mode: the group's spec
 }
 
 // PrepareUp is up's read-only half: it observes the cluster, resolves,
@@ -81,7 +78,7 @@ func (e *Engine) PrepareUp(ctx context.Context, opts UpOptions) (*UpPlan, error)
 	if err := e.Cluster.CheckUp(); err != nil {
 		return nil, err
 	}
-	p := &UpPlan{Observed: time.Now()}
+	p := &UpPlan{}
 	observed, err := e.Provider.Instances(ctx, e.ID)
 	if err != nil {
 		return nil, err
