@@ -2,17 +2,26 @@ package cli
 
 import (
 	"os"
+	"strconv"
 
 	"github.com/cloud-compose/cloud-compose-go/internal/config"
 	"github.com/cloud-compose/cloud-compose-go/internal/render"
 )
 
+// StrictEnvVar, set to 1 (or true), does what --strict-env does.
+const StrictEnvVar = "CLOUD_COMPOSE_STRICT_ENV"
+
 // readConfig is config.Load for a command: it stops on the first
 // SIGINT/SIGTERM (g.ctx) and prints the document's warnings (a key given
-// twice). The secret values it finds are masked in everything printed
-// after it (config.KnownSecrets).
+// twice, an unset ${VAR} without a default: an error with --strict-env).
+// The secret values it finds are masked in everything printed after it
+// (config.KnownSecrets).
 func (g *globals) readConfig(path string) (*config.Document, error) {
-	doc, err := config.LoadContext(g.context(), path, os.LookupEnv)
+	strict, err := g.strictEnvSet()
+	if err != nil {
+		return nil, err
+	}
+	doc, err := config.LoadWithOptions(g.context(), path, os.LookupEnv, config.Options{StrictEnv: strict})
 	if err != nil {
 		return nil, err
 	}
@@ -22,6 +31,23 @@ func (g *globals) readConfig(path string) (*config.Document, error) {
 		g.warnf("%s", w)
 	}
 	return doc, nil
+}
+
+// strictEnvSet reports whether unset variables are errors: --strict-env,
+// or StrictEnvVar set to a true value.
+func (g *globals) strictEnvSet() (bool, error) {
+	if g.strictEnv {
+		return true, nil
+	}
+	v, ok := os.LookupEnv(StrictEnvVar)
+	if !ok || v == "" {
+		return false, nil
+	}
+	b, err := strconv.ParseBool(v)
+	if err != nil {
+		return false, usageErrorf("%s=%s: use 1 (unset variables are errors) or 0", StrictEnvVar, v)
+	}
+	return b, nil
 }
 
 // newRenderer is render.New for a command: rendering stops on the first

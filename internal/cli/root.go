@@ -29,7 +29,10 @@ type globals struct {
 	output  string
 	verbose bool
 	noColor bool
-	log     *slog.Logger
+	// strictEnv makes an unset ${VAR} without a default an error (also
+	// CLOUD_COMPOSE_STRICT_ENV=1); see readConfig.
+	strictEnv bool
+	log       *slog.Logger
 }
 
 func (g *globals) json() bool { return g.output == OutputJSON }
@@ -100,6 +103,7 @@ unchanged.`,
 	f.StringVarP(&g.output, "output", "o", OutputText, "output format: text or json")
 	f.BoolVarP(&g.verbose, "verbose", "v", false, "log debug details to stderr")
 	f.BoolVar(&g.noColor, "no-color", false, "no colours in output (also when NO_COLOR is set)")
+	f.BoolVar(&g.strictEnv, "strict-env", false, "an unset ${VAR} without a default is an error, not a warning (also when "+StrictEnvVar+"=1)")
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return &UsageError{Err: err} })
 	root.AddCommand(
 		newClusterCommand(g),

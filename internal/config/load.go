@@ -54,11 +54,24 @@ func Load(path string, lookup LookupFunc) (*Document, error) {
 // LoadContext is Load that stops when ctx is cancelled (Ctrl-C, SIGTERM),
 // whatever stage it is in, with an error that wraps ctx.Err().
 func LoadContext(ctx context.Context, path string, lookup LookupFunc) (*Document, error) {
+	return LoadWithOptions(ctx, path, lookup, Options{})
+}
+
+// Options change how a document is loaded.
+type Options struct {
+	// StrictEnv makes each unset variable used without a default (a plain
+	// $VAR or ${VAR}) an error. Without it, as in compose, the variable is
+	// an empty string and the document has a warning for it.
+	StrictEnv bool
+}
+
+// LoadWithOptions is LoadContext with options.
+func LoadWithOptions(ctx context.Context, path string, lookup LookupFunc, opts Options) (*Document, error) {
 	src, err := os.ReadFile(path)
 	if err != nil {
 		return nil, fmt.Errorf("read configuration: %w", err)
 	}
-	return ParseContext(ctx, path, src, lookup)
+	return ParseWithOptions(ctx, path, src, lookup, opts)
 }
 
 var yamlLineRE = regexp.MustCompile(`^yaml: line (\d+): (.*)$`)
@@ -69,11 +82,16 @@ func Parse(name string, src []byte, lookup LookupFunc) (*Document, error) {
 }
 
 // ParseContext is Parse that stops when ctx is cancelled.
+func ParseContext(ctx context.Context, name string, src []byte, lookup LookupFunc) (*Document, error) {
+	return ParseWithOptions(ctx, name, src, lookup, Options{})
+}
+
+// ParseWithOptions is ParseContext with options.
 //
 // Hostile input is bounded: aliases expand at most as yaml.v3 lets them
 // expand when it decodes (see aliasBudget), an alias inside its own anchor
 // is an error, and every stage checks ctx.
-func ParseContext(ctx context.Context, name string, src []byte, lookup LookupFunc) (*Document, error) {
+func ParseWithOptions(ctx context.Context, name string, src []byte, lookup LookupFunc, opts Options) (*Document, error) {
 	root, err := decode(ctx, name, src)
 	if err != nil {
 		return nil, err
@@ -87,10 +105,15 @@ func ParseContext(ctx context.Context, name string, src []byte, lookup LookupFun
 			Msg: fmt.Sprintf("the top level must be a mapping of plugin names (like `cluster:`), not %s", kindName(top))}}}
 	}
 	p := &problems{file: name}
-	w := &walker{ctx: ctx, p: p, redact: NewRedactor()}
+	w := &walker{ctx: ctx, p: p, redact: NewRedactor(), unset: unsetVars{}}
 	w.interpolate(top, "", lookup)
 	if err := w.interrupted(name); err != nil {
 		return nil, err
+	}
+	if unset := w.unset.problems(name, opts.StrictEnv); opts.StrictEnv {
+		p.errs = append(p.errs, unset...)
+	} else {
+		p.warnings = append(p.warnings, unset...)
 	}
 	if err := p.err(); err != nil {
 		return nil, err
@@ -196,6 +219,7 @@ type walker struct {
 	ctx    context.Context
 	p      *problems
 	redact *Redactor
+	unset  unsetVars // plain ${VAR}s that are unset
 	steps  int
 	err    error // ctx's error, once seen
 }
@@ -238,20 +262,10 @@ func (w *walker) interpolate(n *yaml.Node, path string, lookup LookupFunc) {
 		if !strings.Contains(n.Value, "$") {
 			return
 		}
-		var missing []error
-		collect := func(sub string, m template.Mapping, cfg *template.Config) (string, error) {
-			v, err := template.DefaultReplacementFunc(sub, m, cfg)
-			if err != nil {
-				missing = append(missing, err)
-				return "", nil
-			}
-			return v, nil
-		}
-		out, err := template.SubstituteWithOptions(n.Value, template.Mapping(lookup),
-			template.WithReplacementFunction(collect), template.WithoutLogging)
-		if err != nil {
-			missing = append(missing, err)
-		}
+		ip := &interpolator{lookup: template.Mapping(lookup)}
+		out := ip.substitute(n.Value)
+		missing := ip.errs
+		w.unset.add(ip.unset, n.Value, n.Line, n.Column, n.Style == 0)
 		for _, e := range missing {
 			var req *template.MissingRequiredError
 			var inv *template.InvalidTemplateError
