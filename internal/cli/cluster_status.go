@@ -16,7 +16,10 @@ func newClusterStatusCommand(g *globals) *cobra.Command {
 		Short: "Show each node's instance",
 		Long: `One row per configured node: its instance, state, IP, image, type and launch
 time. Instances of the cluster that match no configured node are listed as
-orphan. -o json prints {"cluster": NAME, "nodes": [...]}.`,
+orphan. In ASG mode (aws.asg) the auto scaling group comes first (desired,
+min, max, launch template version) and its instances are listed as member,
+with their zone and the group's health status of them. -o json prints
+{"cluster": NAME, "nodes": [...]}, plus "group" in ASG mode.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			e, err := g.openEngine(cmd.Context(), engineOptions{})
@@ -30,8 +33,15 @@ orphan. -o json prints {"cluster": NAME, "nodes": [...]}.`,
 			if g.json() {
 				return g.printJSON(st)
 			}
+			if gr := st.Group; gr != nil {
+				fmt.Fprintf(g.streams.Out, "auto scaling group %s: desired %d, min %d, max %d, launch template version %s\n", gr.Name, gr.Desired, gr.Min, gr.Max, dash(gr.LaunchTemplateVersion))
+			}
 			tw := tabwriter.NewWriter(g.streams.Out, 0, 4, 2, ' ', 0)
-			fmt.Fprintln(tw, "NODE\tINSTANCE\tSTATE\tSPEC\tHEALTH\tGEN\tIP\tIMAGE\tTYPE\tLAUNCHED")
+			zoneHdr := ""
+			if st.Group != nil {
+				zoneHdr = "\tZONE"
+			}
+			fmt.Fprintln(tw, "NODE\tINSTANCE\tSTATE\tSPEC\tHEALTH\tGEN\tIP"+zoneHdr+"\tIMAGE\tTYPE\tLAUNCHED")
 			for _, r := range st.Nodes {
 				id := r.ID
 				switch {
@@ -39,6 +49,8 @@ orphan. -o json prints {"cluster": NAME, "nodes": [...]}.`,
 					id = "foreign (" + r.Foreign + ")"
 				case r.DuplicateOf != "":
 					id = r.ID + " (duplicate of " + r.DuplicateOf + ")"
+				case r.Member:
+					id = "member"
 				case r.Orphan:
 					id = "orphan"
 					if r.ID != "" {
@@ -53,7 +65,11 @@ orphan. -o json prints {"cluster": NAME, "nodes": [...]}.`,
 				if r.Launched != nil {
 					launched = r.Launched.Local().Format(time.DateTime)
 				}
-				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", id, dash(r.InstanceID), state, dash(r.Spec), dash(r.Health), dash(r.Generation), dash(r.IP), dash(r.Image), dash(r.Type), launched)
+				ip := dash(r.IP)
+				if st.Group != nil {
+					ip += "\t" + dash(r.Zone)
+				}
+				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", id, dash(r.InstanceID), state, dash(r.Spec), dash(r.Health), dash(r.Generation), ip, dash(r.Image), dash(r.Type), launched)
 			}
 			return tw.Flush()
 		},

@@ -22,6 +22,11 @@ type StatusRow struct {
 	Launched   *time.Time `json:"launched"`
 	ExitCode   *int       `json:"exit_code,omitempty"`
 	Orphan     bool       `json:"orphan,omitempty"`
+	// Member is set on an instance of the cluster's auto scaling group
+	// (ASG mode); Zone is then its availability zone and Health the
+	// group's health status of it.
+	Member bool   `json:"member,omitempty"`
+	Zone   string `json:"zone,omitempty"`
 	// DuplicateOf is set on a second live instance of a node: the instance
 	// the node keeps. up removes the duplicate.
 	DuplicateOf string `json:"duplicate_of,omitempty"`
@@ -47,6 +52,9 @@ const (
 type Status struct {
 	Cluster string      `json:"cluster"`
 	Nodes   []StatusRow `json:"nodes"`
+	// Group is the auto scaling group in ASG mode (nil otherwise, or when
+	// the group does not exist).
+	Group *provider.GroupInfo `json:"group,omitempty"`
 }
 
 // Status joins the configured nodes with the cluster's instances: one row
@@ -60,6 +68,9 @@ func (e *Engine) Status(ctx context.Context, opts PlanOptions) (*Status, error) 
 	nodes := e.Cluster.Nodes()
 	probes := probeAll(ctx, e.check(), insts)
 	st := &Status{Cluster: e.Cluster.Name, Nodes: []StatusRow{}}
+	if err := e.groupStatus(ctx, st); err != nil {
+		return nil, err
+	}
 	used := map[string]bool{}
 	for k, n := range nodes {
 		row := StatusRow{ID: n.ID, State: StateMissing, IP: n.IP}
@@ -101,6 +112,11 @@ func (e *Engine) Status(ctx context.Context, opts PlanOptions) (*Status, error) 
 			row := instanceRow(i.NodeID, i)
 			row.Foreign = i.Foreign
 			st.Nodes = append(st.Nodes, row)
+		case !used[i.ID] && st.Group.Has(i.ID):
+			gi, _ := st.Group.Member(i.ID)
+			row := instanceRow(i.NodeID, i)
+			row.Member, row.Zone, row.Health = true, gi.Zone, gi.Health
+			st.Nodes = append(st.Nodes, row)
 		case !used[i.ID]:
 			row := instanceRow(i.NodeID, i)
 			row.Orphan = true
@@ -108,6 +124,24 @@ func (e *Engine) Status(ctx context.Context, opts PlanOptions) (*Status, error) 
 		}
 	}
 	return st, nil
+}
+
+// groupStatus adds the cluster's auto scaling group to st, in ASG mode.
+func (e *Engine) groupStatus(ctx context.Context, st *Status) error {
+	g, ok := e.Provider.(provider.GroupProvider)
+	if !ok || !g.GroupMode() {
+		return nil
+	}
+	gs, ok := e.Provider.(provider.GroupStatuser)
+	if !ok {
+		return nil
+	}
+	info, err := gs.GroupStatus(ctx, e.ID)
+	if err != nil {
+		return err
+	}
+	st.Group = info
+	return nil
 }
 
 func instanceRow(id string, i provider.Instance) StatusRow {

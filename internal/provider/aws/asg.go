@@ -19,6 +19,8 @@ import (
 	"github.com/cloud-compose/cloud-compose-go/internal/provider"
 )
 
+var _ provider.GroupStatuser = (*ec2Provider)(nil)
+
 // TerminationPolicies are the original's, with launch templates in place
 // of the deprecated launch configurations.
 var TerminationPolicies = []string{"OldestLaunchTemplate", "OldestInstance", "Default"}
@@ -328,4 +330,42 @@ func sameTags(have []asgtypes.TagDescription, want []ec2types.Tag) bool {
 		}
 	}
 	return true
+}
+
+// GroupStatus reads the cluster's auto scaling group: its size, launch
+// template version and instances (zone, life-cycle state, health). A
+// missing group is nil, not an error.
+func (p *ec2Provider) GroupStatus(ctx context.Context, cluster provider.ClusterID) (*provider.GroupInfo, error) {
+	if !p.GroupMode() {
+		return nil, nil
+	}
+	name := p.groupName()
+	out, err := p.asg.DescribeAutoScalingGroups(ctx, &autoscaling.DescribeAutoScalingGroupsInput{AutoScalingGroupNames: []string{name}})
+	if err != nil {
+		return nil, wrapErr("look up auto scaling group "+name, err)
+	}
+	if len(out.AutoScalingGroups) == 0 {
+		return nil, nil
+	}
+	g := out.AutoScalingGroups[0]
+	info := &provider.GroupInfo{
+		Name:      name,
+		Desired:   int(aws.ToInt32(g.DesiredCapacity)),
+		Min:       int(aws.ToInt32(g.MinSize)),
+		Max:       int(aws.ToInt32(g.MaxSize)),
+		Instances: []provider.GroupInstance{},
+	}
+	if g.LaunchTemplate != nil {
+		info.LaunchTemplateVersion = aws.ToString(g.LaunchTemplate.Version)
+	}
+	for _, i := range g.Instances {
+		info.Instances = append(info.Instances, provider.GroupInstance{
+			InstanceID:     aws.ToString(i.InstanceId),
+			Zone:           aws.ToString(i.AvailabilityZone),
+			LifecycleState: string(i.LifecycleState),
+			Health:         strings.ToLower(aws.ToString(i.HealthStatus)),
+		})
+	}
+	sort.Slice(info.Instances, func(a, b int) bool { return info.Instances[a].InstanceID < info.Instances[b].InstanceID })
+	return info, nil
 }
