@@ -102,12 +102,13 @@ func (f *clusterUpFlags) run(cmd *cobra.Command, g *globals) error {
 	if err != nil {
 		return err
 	}
-	e.Progress = func(r cluster.NodeResult) {
-		if r.Error != "" {
-			g.progressf("node %s: failed: %s", r.ID, r.Error)
-			return
+	e.Progress = func(ev cluster.Event) {
+		if ev.Step == cluster.EventWaiting && !g.liveProgress() {
+			return // piped: transitions only
 		}
-		g.progressf("node %s: %s %s (%s)", r.ID, r.Action, r.InstanceID, r.IP)
+		if line := progressLine(ev); line != "" {
+			g.progressf("%s", line)
+		}
 	}
 	// Check everything and render every node before taking the lock:
 	// bad input is refused with nothing changed, not even the journal.
@@ -152,7 +153,48 @@ func (f *clusterUpFlags) run(cmd *cobra.Command, g *globals) error {
 	if errors.Is(err, cluster.ErrNodesFailed) {
 		return &ExitError{Code: ExitFailed, Err: fmt.Errorf("%w. Fix the cause and run `cloud-compose cluster up` again: it launches only what is missing", err)}
 	}
+	if errors.Is(err, cluster.ErrUnhealthy) {
+		return &ExitError{Code: ExitFailed, Err: fmt.Errorf("%w: their instances run but fail the health check, and up leaves a running instance alone; `cloud-compose cluster logs %s` shows why", err, firstUnhealthy(res))}
+	}
 	return err
+}
+
+// firstUnhealthy is the id of the first unhealthy node (NODE if none).
+func firstUnhealthy(res *cluster.UpResult) string {
+	if res != nil {
+		for _, r := range res.Nodes {
+			if r.Health == cluster.HealthBad {
+				return r.ID
+			}
+		}
+	}
+	return "NODE"
+}
+
+// progressLine is the progress line of one step of up ("" for none).
+func progressLine(ev cluster.Event) string {
+	r := ev.Node
+	switch ev.Step {
+	case cluster.EventFailed:
+		return fmt.Sprintf("node %s: failed: %s", r.ID, r.Error)
+	case cluster.EventUnhealthy:
+		return fmt.Sprintf("node %s: unhealthy %s (%s): %s", r.ID, r.InstanceID, r.IP, r.Error)
+	case cluster.EventHealthy:
+		return fmt.Sprintf("node %s: healthy %s (%s)", r.ID, r.InstanceID, r.URL)
+	case cluster.EventWaiting:
+		return fmt.Sprintf("node %s: waiting for %s (%ds of %ds)", r.ID, ev.Check,
+			int(ev.Elapsed.Seconds()), int(ev.Timeout.Seconds()))
+	case cluster.EventLaunched:
+		if r.Reason != "" {
+			return fmt.Sprintf("node %s: launched %s (%s), replacing %s", r.ID, r.InstanceID, r.IP, strings.TrimPrefix(r.Reason, "instance "))
+		}
+		return fmt.Sprintf("node %s: launched %s (%s)", r.ID, r.InstanceID, r.IP)
+	case cluster.EventRunning, cluster.EventUnchanged:
+		return fmt.Sprintf("node %s: %s %s (%s)", r.ID, ev.Step, r.InstanceID, r.IP)
+	case cluster.EventDone:
+		return fmt.Sprintf("node %s: %s %s (%s)", r.ID, r.Action, r.InstanceID, r.IP)
+	}
+	return ""
 }
 
 func printUp(g *globals, res *cluster.UpResult) {
@@ -161,16 +203,20 @@ func printUp(g *globals, res *cluster.UpResult) {
 			res.Group.Name, res.Group.Action, res.Group.Version, res.Group.Size)
 		return
 	}
-	urls := false // the URL column only for clusters with a health check
+	urls, healths := false, false // URL and HEALTH only for clusters with a health check
 	for _, r := range res.Nodes {
 		urls = urls || r.URL != ""
+		healths = healths || r.Health != ""
 	}
 	tw := tabwriter.NewWriter(g.streams.Out, 0, 4, 2, ' ', 0)
+	head := "NODE\tACTION\tINSTANCE\tNAME\tIP"
 	if urls {
-		fmt.Fprintln(tw, "NODE\tACTION\tINSTANCE\tNAME\tIP\tURL\tDETAIL")
-	} else {
-		fmt.Fprintln(tw, "NODE\tACTION\tINSTANCE\tNAME\tIP\tDETAIL")
+		head += "\tURL"
 	}
+	if healths {
+		head += "\tHEALTH"
+	}
+	fmt.Fprintln(tw, head+"\tDETAIL")
 	for _, r := range res.Nodes {
 		detail := r.Reason
 		if r.Error != "" {
@@ -179,6 +225,9 @@ func printUp(g *globals, res *cluster.UpResult) {
 		url := "\t" + dash(r.URL)
 		if !urls {
 			url = ""
+		}
+		if healths {
+			url += "\t" + dash(r.Health)
 		}
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s%s\t%s\n", r.ID, r.Action, dash(r.InstanceID), r.Name, dash(r.IP), url, detail)
 	}

@@ -2,10 +2,7 @@ package cli
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
-	"io"
-	"strings"
 	"time"
 
 	"github.com/cloud-compose/cloud-compose-go/internal/cluster"
@@ -33,21 +30,31 @@ func (g *globals) openEngine(ctx context.Context, o engineOptions) (*cluster.Eng
 }
 
 // printJSON writes v as one indented JSON document to Out, with every
-// known secret masked (an error text can quote one).
+// known secret masked (an error text can quote one) and `<redacted>` as is.
 func (g *globals) printJSON(v any) error {
-	var b strings.Builder
-	enc := json.NewEncoder(&b)
-	enc.SetIndent("", "  ")
-	if err := enc.Encode(v); err != nil {
-		return err
-	}
-	_, err := io.WriteString(g.streams.Out, config.KnownSecrets.Scrub(b.String()))
-	return err
+	g.wroteOut = true
+	return writeJSON(g.streams.Out, v, true)
 }
 
-// progressf prints a progress line to stderr when someone is watching.
+// progressf prints a progress line to stderr, unless --quiet: as is on a
+// terminal, with a UTC timestamp in front when piped (logs, CI).
 func (g *globals) progressf(format string, args ...any) {
-	if g.verbose || isTerminal(g.streams.ErrOut) {
-		fmt.Fprint(g.streams.ErrOut, config.KnownSecrets.Scrub(fmt.Sprintf(format+"\n", args...)))
+	if g.quiet {
+		return
 	}
+	line := formatProgress(time.Now(), isTerminal(g.streams.ErrOut), fmt.Sprintf(format, args...))
+	fmt.Fprint(g.streams.ErrOut, config.KnownSecrets.Scrub(line))
+}
+
+// liveProgress reports whether progress goes to a person at a terminal,
+// who also gets lines while nothing changes (waiting for health).
+func (g *globals) liveProgress() bool { return !g.quiet && isTerminal(g.streams.ErrOut) }
+
+// formatProgress is one progress line: msg on a terminal,
+// "2026-11-22T10:01:03Z msg" otherwise.
+func formatProgress(now time.Time, tty bool, msg string) string {
+	if tty {
+		return msg + "\n"
+	}
+	return now.UTC().Format(time.RFC3339) + " " + msg + "\n"
 }

@@ -28,11 +28,14 @@ type globals struct {
 	file    string
 	output  string
 	verbose bool
+	quiet   bool // no progress lines (warnings and errors still print)
 	noColor bool
 	// strictEnv makes an unset ${VAR} without a default an error (also
 	// CLOUD_COMPOSE_STRICT_ENV=1); see readConfig.
 	strictEnv bool
 	log       *slog.Logger
+	// wroteOut: a JSON result is on stdout (no error document after it)
+	wroteOut bool
 }
 
 func (g *globals) json() bool { return g.output == OutputJSON }
@@ -68,7 +71,7 @@ func Execute(ctx context.Context, s IOStreams, args []string) error {
 	strictArgs(root)
 	registerCompletions(root, g)
 	_, err := root.ExecuteContextC(ctx)
-	return scrubbed(err)
+	return g.failed(args, err)
 }
 
 // builtins are the top-level commands; any other first word is an external
@@ -102,6 +105,7 @@ unchanged.`,
 	f.StringVarP(&g.file, "file", "f", "", "config file (default: the first of cloud-compose/cloud-compose.yml, cloud-compose/cloud-compose.yaml, cloud-compose.yml, cloud-compose.yaml)")
 	f.StringVarP(&g.output, "output", "o", OutputText, "output format: text or json")
 	f.BoolVarP(&g.verbose, "verbose", "v", false, "log debug details to stderr")
+	f.BoolVarP(&g.quiet, "quiet", "q", false, "no progress lines on stderr (warnings and errors still print)")
 	f.BoolVar(&g.noColor, "no-color", false, "no colours in output (also when NO_COLOR is set)")
 	f.BoolVar(&g.strictEnv, "strict-env", false, "an unset ${VAR} without a default is an error, not a warning (also when "+StrictEnvVar+"=1)")
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return &UsageError{Err: err} })

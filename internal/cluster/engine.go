@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"sort"
+	"time"
 
 	"github.com/cloud-compose/cloud-compose-go/internal/config"
 	"github.com/cloud-compose/cloud-compose-go/internal/health"
@@ -24,8 +25,10 @@ type Engine struct {
 	Provider provider.Provider
 	ID       provider.ClusterID
 	Log      *slog.Logger
-	// Progress, when set, is told about each node as it changes.
-	Progress func(NodeResult)
+	// Progress, when set, is told about each step of each node (see
+	// Event); it is called from several goroutines, one call at a time per
+	// node.
+	Progress func(Event)
 	// Generation, when set, is asked once every node's desired spec is
 	// known and before anything is created: it returns the generation
 	// new instances are tagged with (the coordinator's number). Without
@@ -66,6 +69,41 @@ type NodeResult struct {
 	// Stale is how a kept instance differs from the node's desired spec:
 	// up leaves it running; plan shows it, rollout replaces it.
 	Stale []provider.Change `json:"stale,omitempty"`
+	// Health is HealthOK or HealthBad when the cluster has a health
+	// check and the node has an instance (kept ones included); for a bad
+	// one, Error says why.
+	Health string `json:"health,omitempty"`
+}
+
+// Values of NodeResult.Health.
+const (
+	HealthOK  = "healthy"
+	HealthBad = "unhealthy"
+)
+
+// Steps of a node that up reports through Engine.Progress.
+const (
+	EventUnchanged = "unchanged" // a live instance is kept
+	EventLaunched  = "launched"  // the provider accepted the launch
+	EventRunning   = "running"   // a launched instance runs
+	EventWaiting   = "waiting"   // still waiting for health (every WaitingEvery)
+	EventHealthy   = "healthy"   // passed the health check
+	EventUnhealthy = "unhealthy" // a kept instance fails its health check
+	EventDone      = "done"      // a new node is up (no health check)
+	EventFailed    = "failed"    // the node failed; Node.Error says why
+)
+
+// WaitingEvery is how often up reports a node whose health it awaits.
+var WaitingEvery = 5 * time.Second
+
+// Event is one step of one node in up.
+type Event struct {
+	Step string
+	Node NodeResult
+	// For EventWaiting: the check, how long the node has had and how
+	// long it gets.
+	Check            string
+	Elapsed, Timeout time.Duration
 }
 
 // UpResult is what `up` did.
@@ -88,6 +126,10 @@ type UpOptions struct {
 // ErrNodesFailed is returned (wrapped) when some nodes could not be launched.
 var ErrNodesFailed = errors.New("some nodes failed")
 
+// ErrUnhealthy is returned (wrapped) when every node runs but some fail
+// the cluster's health check (kept nodes included).
+var ErrUnhealthy = errors.New("some nodes are unhealthy")
+
 // NodeName is the Name tag of a node's instance, as the original named it.
 func NodeName(cluster, node string) string { return provider.NodeName(cluster, node) }
 
@@ -107,10 +149,18 @@ func deadReason(dead []provider.Instance) string {
 	return fmt.Sprintf("instance %s was %s", d.ID, d.State)
 }
 
-func (e *Engine) progress(r NodeResult) {
+func (e *Engine) progress(step string, r NodeResult) {
 	if e.Progress != nil {
-		e.Progress(r)
+		e.Progress(Event{Step: step, Node: r})
 	}
+}
+
+// healthTimeout is how long a node gets to pass its health check.
+func (e *Engine) healthTimeout() time.Duration {
+	if e.Cluster.Health != nil && e.Cluster.Health.Timeout > 0 {
+		return time.Duration(e.Cluster.Health.Timeout) * time.Second
+	}
+	return health.DefaultTimeout
 }
 
 // userData renders and packs the boot script for one node.

@@ -153,7 +153,7 @@ func (e *Engine) ApplyUp(ctx context.Context, p *UpPlan) (*UpResult, error) {
 	}
 	for _, r := range res.Nodes {
 		if _, waiting := u.launched[r.InstanceID]; r.Action == ActionUnchanged && !waiting {
-			e.progress(r)
+			e.progress(EventUnchanged, r)
 		}
 	}
 	if u.mutates() {
@@ -165,17 +165,27 @@ func (e *Engine) ApplyUp(ctx context.Context, p *UpPlan) (*UpResult, error) {
 	u.launchAll(ctx)
 	u.adoptLost(ctx)
 	running := u.waitRunning(ctx)
-	u.waitHealthy(ctx, running)
+	var wg sync.WaitGroup
+	wg.Add(2)
+	go func() { defer wg.Done(); u.waitHealthy(ctx, running) }()
+	go func() { defer wg.Done(); u.checkKept(ctx) }()
+	wg.Wait()
 	u.finish()
 
-	var failed []string
+	var failed, unhealthy []string
 	for _, r := range res.Nodes {
-		if r.Action == ActionFailed {
+		switch {
+		case r.Action == ActionFailed:
 			failed = append(failed, r.ID)
+		case r.Health == HealthBad:
+			unhealthy = append(unhealthy, r.ID)
 		}
 	}
 	if len(failed) > 0 {
 		return res, fmt.Errorf("%w: %d of %d nodes (%s)", ErrNodesFailed, len(failed), len(res.Nodes), strings.Join(failed, ", "))
+	}
+	if len(unhealthy) > 0 {
+		return res, fmt.Errorf("%w: %d of %d nodes (%s)", ErrUnhealthy, len(unhealthy), len(res.Nodes), strings.Join(unhealthy, ", "))
 	}
 	return res, nil
 }
@@ -369,10 +379,10 @@ func (u *upRun) launchAll(ctx context.Context) {
 				Generation: u.generation,
 			})
 			u.mu.Lock()
-			defer u.mu.Unlock()
 			if err != nil {
 				// maybe lost: the instance may exist (adoptLost)
 				r.Action, r.Error = ActionLaunching, err.Error()
+				u.mu.Unlock()
 				return
 			}
 			r.Action, r.InstanceID = action, inst.ID
@@ -381,7 +391,10 @@ func (u *upRun) launchAll(ctx context.Context) {
 			}
 			u.launched[inst.ID] = w.idx
 			u.waiting = append(u.waiting, inst)
+			cp := *r
+			u.mu.Unlock()
 			e.Log.Debug("launched", "node", w.node.ID, "instance", inst.ID)
+			e.progress(EventLaunched, cp)
 		}(w)
 	}
 	wg.Wait()
@@ -427,6 +440,7 @@ func (u *upRun) adoptLost(ctx context.Context) {
 		}
 		u.launched[m.Live.ID] = w.idx
 		u.waiting = append(u.waiting, *m.Live)
+		u.e.progress(EventLaunched, *r)
 	}
 }
 
@@ -443,8 +457,11 @@ func (u *upRun) waitRunning(ctx context.Context) []provider.Instance {
 	ok := map[string]bool{}
 	for _, inst := range running {
 		ok[inst.ID] = true
-		if idx, found := u.launched[inst.ID]; found && inst.IP != "" {
-			u.res.Nodes[idx].IP = inst.IP
+		if idx, found := u.launched[inst.ID]; found {
+			if inst.IP != "" {
+				u.res.Nodes[idx].IP = inst.IP
+			}
+			u.e.progress(EventRunning, u.res.Nodes[idx])
 		}
 	}
 	for _, inst := range u.waiting {
@@ -470,46 +487,136 @@ func (u *upRun) waitRunning(ctx context.Context) []provider.Instance {
 func (u *upRun) waitHealthy(ctx context.Context, running []provider.Instance) {
 	e := u.e
 	chk := e.check()
-	timeout := health.DefaultTimeout
-	if e.Cluster.Health != nil && e.Cluster.Health.Timeout > 0 {
-		timeout = time.Duration(e.Cluster.Health.Timeout) * time.Second
-	}
-	watcher, _ := e.Provider.(provider.Watcher)
+	timeout := e.healthTimeout()
 	var wg sync.WaitGroup
 	for _, inst := range running {
 		idx, ok := u.launched[inst.ID]
-		if !ok || u.res.Nodes[idx].Action == ActionFailed {
+		u.mu.Lock()
+		skip := !ok || u.res.Nodes[idx].Action == ActionFailed
+		u.mu.Unlock()
+		if skip {
 			continue
 		}
 		wg.Add(1)
 		go func(r *NodeResult, id string) {
 			defer wg.Done()
+			step := EventDone
 			if chk != nil && r.IP != "" {
-				var alive func(context.Context) error
-				if watcher != nil {
-					alive = func(ctx context.Context) error { return watcher.Alive(ctx, id) }
-				}
-				if err := chk.WaitAlive(ctx, r.IP, timeout, alive); err != nil {
-					if errors.Is(err, health.ErrDied) {
-						tail := e.logTail(ctx, id)
-						u.mu.Lock()
-						r.LogTail = tail
-						u.mu.Unlock()
+				if err := u.awaitHealth(ctx, chk, r, id, time.Now(), timeout, timeout); err != nil {
+					u.mu.Lock()
+					if !errors.Is(err, context.Canceled) && !errors.Is(err, context.DeadlineExceeded) {
+						r.Health = HealthBad
 					}
+					u.mu.Unlock()
 					u.fail(r, err)
 					return
 				}
 				u.mu.Lock()
-				r.URL = chk.URL(r.IP)
+				r.URL, r.Health = chk.URL(r.IP), HealthOK
 				u.mu.Unlock()
+				step = EventHealthy
 			}
 			u.mu.Lock()
 			cp := *r
 			u.mu.Unlock()
-			e.progress(cp)
+			e.progress(step, cp)
 		}(&u.res.Nodes[idx], inst.ID)
 	}
 	wg.Wait()
+}
+
+// checkKept gives the health of every live instance up keeps and did not
+// launch (or wait for): one that was launched less than the health
+// timeout ago (by an interrupted up, say) gets the rest of its time, like
+// a new one; an older one gets a short look.
+func (u *upRun) checkKept(ctx context.Context) {
+	chk := u.e.check()
+	if chk == nil {
+		return
+	}
+	timeout := u.e.healthTimeout()
+	var wg sync.WaitGroup
+	for _, w := range u.work {
+		if w.live == nil || w.live.IP == "" {
+			continue
+		}
+		if _, waited := u.launched[w.live.ID]; waited {
+			continue
+		}
+		r := &u.res.Nodes[w.idx]
+		if r.Action != ActionUnchanged {
+			continue
+		}
+		wg.Add(1)
+		go func(r *NodeResult, inst provider.Instance) {
+			defer wg.Done()
+			left := time.Until(inst.Launched.Add(timeout))
+			if inst.Launched.IsZero() || left < keptLook {
+				left = keptLook
+			}
+			err := u.awaitHealth(ctx, chk, r, inst.ID, inst.Launched, timeout, left)
+			if ctx.Err() != nil {
+				return
+			}
+			u.mu.Lock()
+			step := EventHealthy
+			if err != nil {
+				r.Health, r.Error, step = HealthBad, err.Error(), EventUnhealthy
+			} else {
+				r.Health, r.URL = HealthOK, chk.URL(r.IP)
+			}
+			cp := *r
+			u.mu.Unlock()
+			u.e.progress(step, cp)
+		}(r, *w.live)
+	}
+	wg.Wait()
+}
+
+// keptLook is how long a kept instance that had its full health timeout
+// gets to answer.
+const keptLook = 2 * time.Second
+
+// awaitHealth waits up to wait for instance id of r to pass chk while it is
+// alive, reporting EventWaiting every WaitingEvery (how long since since,
+// of timeout). When the instance died, r gets the tail of its log.
+func (u *upRun) awaitHealth(ctx context.Context, chk *health.Check, r *NodeResult, id string, since time.Time, timeout, wait time.Duration) error {
+	e := u.e
+	var alive func(context.Context) error
+	if watcher, ok := e.Provider.(provider.Watcher); ok {
+		alive = func(ctx context.Context) error { return watcher.Alive(ctx, id) }
+	}
+	u.mu.Lock()
+	cp := *r
+	u.mu.Unlock()
+	done := make(chan struct{})
+	var ticking sync.WaitGroup
+	ticking.Add(1)
+	go func() {
+		defer ticking.Done()
+		t := time.NewTicker(WaitingEvery)
+		defer t.Stop()
+		for {
+			select {
+			case <-done:
+				return
+			case <-t.C:
+				if e.Progress != nil {
+					e.Progress(Event{Step: EventWaiting, Node: cp, Check: chk.String(), Elapsed: time.Since(since), Timeout: timeout})
+				}
+			}
+		}
+	}()
+	err := chk.WaitAlive(ctx, cp.IP, wait, alive)
+	close(done)
+	ticking.Wait()
+	if errors.Is(err, health.ErrDied) {
+		tail := e.logTail(ctx, id)
+		u.mu.Lock()
+		r.LogTail = tail
+		u.mu.Unlock()
+	}
+	return err
 }
 
 // logTail returns the last lines of an instance's boot log, when the
@@ -555,7 +662,7 @@ func (u *upRun) fail(r *NodeResult, err error) {
 	r.Action, r.Error = ActionFailed, err.Error()
 	res := *r
 	u.mu.Unlock()
-	u.e.progress(res)
+	u.e.progress(EventFailed, res)
 }
 
 func instanceIDs(insts []provider.Instance) []string {
