@@ -11,16 +11,9 @@ import (
 // Streams are the program's standard streams.
 type Streams = cli.IOStreams
 
-// Run runs cloud-compose with args (without the program name). With -o
-// json, a failed command also prints {"error": {...}} on s.Out (see
-// cli.WriteJSONError); main still prints the one-line error on stderr.
+// Run runs cloud-compose with args (without the program name).
 func Run(ctx context.Context, s Streams, args []string) error {
-	err := cli.Execute(ctx, s, args)
-	if Report(err) && cli.WantsJSON(err) {
-		// the exit code says the command failed; a failed write adds nothing
-		_ = cli.WriteJSONError(s.Out, Message(ctx, err), err)
-	}
-	return err
+	return cli.Execute(ctx, s, args)
 }
 
 // ExitCode is the process exit code for err: 0 success, 1 the operation

@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"encoding/json"
 	"errors"
 
 	"github.com/spf13/cobra"
@@ -45,7 +46,9 @@ secrets: (and keys that name a secret) are shown as <redacted>.`,
 			data := config.NewRedactor().Mapping(p.doc.Data)
 			out := g.streams.Out
 			if g.json() {
-				return g.printJSON(data)
+				enc := json.NewEncoder(out)
+				enc.SetIndent("", "  ")
+				return enc.Encode(data)
 			}
 			enc := yaml.NewEncoder(out)
 			enc.SetIndent(2)
