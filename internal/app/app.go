@@ -11,9 +11,16 @@ import (
 // Streams are the program's standard streams.
 type Streams = cli.IOStreams
 
-// Run runs cloud-compose with args (without the program name).
+// Run runs cloud-compose with args (without the program name). With -o
+// json, a failed command also prints {"error": {...}} on s.Out (see
+// cli.WriteJSONError); main still prints the one-line error on stderr.
 func Run(ctx context.Context, s Streams, args []string) error {
-	return cli.Execute(ctx, s, args)
+	err := cli.Execute(ctx, s, args)
+	if Report(err) && cli.WantsJSON(err) {
+		// the exit code says the command failed; a failed write adds nothing
+		_ = cli.WriteJSONError(s.Out, Message(ctx, err), err)
+	}
+	return err
 }
 
 // ExitCode is the process exit code for err: 0 success, 1 the operation

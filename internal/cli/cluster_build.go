@@ -20,7 +20,8 @@ func newClusterBuildCommand(g *globals) *cobra.Command {
 		Short: "Print the boot script (cloud-init user data)",
 		Long: `Renders cluster.sh from the template search path with the cluster's data and
 prints it, as the original's "cluster build" did: no image lookup, no
-snapshot lookup, and no _node_id unless --node is given.`,
+snapshot lookup, and no _node_id unless --node is given. -o json prints
+{"cluster": NAME, "node": ID or null, "user_data": SCRIPT}.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error { return f.run(g) },
 	}
@@ -53,6 +54,25 @@ func (f *clusterBuildFlags) run(g *globals) error {
 	if err != nil {
 		return err
 	}
+	if g.json() {
+		// user_data is the script as is, as the text output prints it
+		g.wroteOut = true
+		return writeJSON(g.streams.Out, buildJSON{Cluster: p.cluster.Name, Node: nodeOrNil(f.node), UserData: out}, false)
+	}
 	_, err = fmt.Fprintln(g.streams.Out, out)
 	return err
+}
+
+// buildJSON is build's -o json document; node is null without --node.
+type buildJSON struct {
+	Cluster  string  `json:"cluster"`
+	Node     *string `json:"node"`
+	UserData string  `json:"user_data"`
+}
+
+func nodeOrNil(id string) *string {
+	if id == "" {
+		return nil
+	}
+	return &id
 }

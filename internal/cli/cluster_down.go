@@ -109,6 +109,12 @@ func (f *clusterDownFlags) down(ctx context.Context, g *globals, e *cluster.Engi
 	}
 	if res != nil {
 		if g.json() {
+			if err == nil && !f.noWait && res.Group == "" {
+				// down waited: each is terminated now, not as observed
+				for i := range res.Terminated {
+					res.Terminated[i].State = provider.Terminated
+				}
+			}
 			if jerr := g.printJSON(res); jerr != nil {
 				return res, jerr
 			}

@@ -1,10 +1,16 @@
 package cli
 
 import (
+	"bytes"
+	"encoding/json"
 	"fmt"
+	"io"
+	"strings"
 
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
+
+	"github.com/cloud-compose/cloud-compose-go/internal/config"
 )
 
 type clusterLogsFlags struct {
@@ -27,7 +33,10 @@ Flags:
       --tail N     print only the last N lines
 
 As in docker and kubectl, -f here means --follow: give the config file as
---file FILE (or -f FILE before "cluster").`,
+--file FILE (or -f FILE before "cluster").
+
+-o json prints one JSON object per line of log:
+{"node": ID, "instance_id": ID, "line": TEXT}.`,
 		// -f is --follow here, which cobra cannot reconcile with the global
 		// -f/--file shorthand, so this command parses its own flags.
 		DisableFlagParsing: true,
@@ -98,10 +107,22 @@ func (f *clusterLogsFlags) run(cmd *cobra.Command, g *globals, args []string) er
 			}
 			continue
 		}
-		if len(nodes) > 1 {
+		var w io.Writer = g.streams.Out
+		var lines *jsonLines
+		if g.json() {
+			lines = &jsonLines{w: g.streams.Out, node: n, instance: inst.ID}
+			w = lines
+			g.wroteOut = true
+		} else if len(nodes) > 1 {
 			fmt.Fprintf(g.streams.Out, "==> node %s (%s) <==\n", n, inst.ID)
 		}
-		if err := e.Logs(ctx, inst.ID, g.streams.Out, f.follow, f.tail); err != nil {
+		err = e.Logs(ctx, inst.ID, w, f.follow, f.tail)
+		if lines != nil {
+			if ferr := lines.flush(); err == nil {
+				err = ferr
+			}
+		}
+		if err != nil {
 			if f.follow && ctx.Err() != nil {
 				return nil // Ctrl-C ends following
 			}
@@ -109,4 +130,57 @@ func (f *clusterLogsFlags) run(cmd *cobra.Command, g *globals, args []string) er
 		}
 	}
 	return nil
+}
+
+// jsonLines turns a node's log into one JSON object per line (-o json):
+// {"node", "instance_id", "line"}, known secrets masked, written as each
+// line completes (so -f streams).
+type jsonLines struct {
+	w        io.Writer
+	node     string
+	instance string
+	buf      []byte
+}
+
+type logLineJSON struct {
+	Node       string `json:"node"`
+	InstanceID string `json:"instance_id"`
+	Line       string `json:"line"`
+}
+
+func (j *jsonLines) Write(p []byte) (int, error) {
+	j.buf = append(j.buf, p...)
+	for {
+		i := bytes.IndexByte(j.buf, '\n')
+		if i < 0 {
+			return len(p), nil
+		}
+		line := string(j.buf[:i])
+		j.buf = j.buf[i+1:]
+		if err := j.emit(line); err != nil {
+			return 0, err
+		}
+	}
+}
+
+// flush writes a last line that has no newline.
+func (j *jsonLines) flush() error {
+	if len(j.buf) == 0 {
+		return nil
+	}
+	line := string(j.buf)
+	j.buf = nil
+	return j.emit(line)
+}
+
+func (j *jsonLines) emit(line string) error {
+	var b bytes.Buffer
+	enc := json.NewEncoder(&b)
+	enc.SetEscapeHTML(false)
+	line = config.KnownSecrets.Scrub(strings.TrimSuffix(line, "\r"))
+	if err := enc.Encode(logLineJSON{Node: j.node, InstanceID: j.instance, Line: line}); err != nil {
+		return err
+	}
+	_, err := j.w.Write(b.Bytes())
+	return err
 }

@@ -1,7 +1,6 @@
 package cli
 
 import (
-	"encoding/json"
 	"errors"
 
 	"github.com/spf13/cobra"
@@ -46,9 +45,7 @@ secrets: (and keys that name a secret) are shown as <redacted>.`,
 			data := config.NewRedactor().Mapping(p.doc.Data)
 			out := g.streams.Out
 			if g.json() {
-				enc := json.NewEncoder(out)
-				enc.SetIndent("", "  ")
-				return enc.Encode(data)
+				return g.printJSON(data)
 			}
 			enc := yaml.NewEncoder(out)
 			enc.SetIndent(2)

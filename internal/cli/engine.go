@@ -2,10 +2,7 @@ package cli
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
-	"io"
-	"strings"
 	"time"
 
 	"github.com/cloud-compose/cloud-compose-go/internal/cluster"
@@ -33,16 +30,10 @@ func (g *globals) openEngine(ctx context.Context, o engineOptions) (*cluster.Eng
 }
 
 // printJSON writes v as one indented JSON document to Out, with every
-// known secret masked (an error text can quote one).
+// known secret masked (an error text can quote one) and `<redacted>` as is.
 func (g *globals) printJSON(v any) error {
-	var b strings.Builder
-	enc := json.NewEncoder(&b)
-	enc.SetIndent("", "  ")
-	if err := enc.Encode(v); err != nil {
-		return err
-	}
-	_, err := io.WriteString(g.streams.Out, config.KnownSecrets.Scrub(b.String()))
-	return err
+	g.wroteOut = true
+	return writeJSON(g.streams.Out, v, true)
 }
 
 // progressf prints a progress line to stderr, unless --quiet: as is on a

@@ -2,8 +2,11 @@ package cli
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
+	"strings"
 
 	"github.com/cloud-compose/cloud-compose-go/internal/config"
 	"github.com/cloud-compose/cloud-compose-go/internal/provider"
@@ -78,10 +81,13 @@ func scrubbed(err error) error {
 	if err == nil {
 		return nil
 	}
-	return &scrubbedError{err}
+	return &scrubbedError{err: err}
 }
 
-type scrubbedError struct{ err error }
+type scrubbedError struct {
+	err  error
+	json bool // print as a JSON document too (see failed)
+}
 
 func (e *scrubbedError) Error() string { return config.KnownSecrets.Scrub(e.err.Error()) }
 func (e *scrubbedError) Unwrap() error { return e.err }
@@ -89,4 +95,164 @@ func (e *scrubbedError) Unwrap() error { return e.err }
 // IsInterrupted reports whether err is a command stopped by a signal.
 func IsInterrupted(err error) bool {
 	return errors.Is(err, context.Canceled) || errors.Is(err, config.ErrInterrupted) || errors.Is(err, render.ErrInterrupted)
+}
+
+// failed is what Execute returns for err: scrubbed, and marked for a JSON
+// error document when -o json was asked for (parsed, or seen in args when
+// parsing stopped before it) and the command has not printed anything on
+// stdout yet (stdout holds one document: a command that already printed
+// its result, such as down's terminated instances, reports the error on
+// stderr only).
+func (g *globals) failed(args []string, err error) error {
+	if err == nil {
+		return nil
+	}
+	return &scrubbedError{err: err, json: !g.wroteOut && (g.json() || jsonRequested(args))}
+}
+
+// jsonRequested reports whether args ask for -o json, as pflag reads them:
+// -o json, -ojson, -o=json, --output json, --output=json, shorthands
+// grouped (-vo json); the last one wins; nothing after "--".
+func jsonRequested(args []string) bool {
+	out := ""
+	for i := 0; i < len(args); i++ {
+		a := args[i]
+		if a == "--" {
+			break
+		}
+		next := func() string {
+			if i+1 < len(args) {
+				i++
+				return args[i]
+			}
+			return ""
+		}
+		switch {
+		case a == "--output":
+			out = next()
+		case strings.HasPrefix(a, "--output="):
+			out = strings.TrimPrefix(a, "--output=")
+		case strings.HasPrefix(a, "--"):
+		case strings.HasPrefix(a, "-") && len(a) > 1:
+			for j := 1; j < len(a); j++ {
+				switch a[j] {
+				case 'o':
+					if v := strings.TrimPrefix(a[j+1:], "="); v != "" {
+						out = v
+					} else {
+						out = next()
+					}
+					j = len(a)
+				case 'C', 'f':
+					if j == len(a)-1 {
+						next()
+					}
+					j = len(a)
+				}
+			}
+		}
+	}
+	return out == OutputJSON
+}
+
+// WantsJSON reports whether the error Execute returned is to be printed as
+// a JSON document on stdout (see WriteJSONError) as well as on stderr.
+func WantsJSON(err error) bool {
+	var se *scrubbedError
+	return errors.As(err, &se) && se.json
+}
+
+// jsonErrorDoc is the document a failed command prints with -o json.
+type jsonErrorDoc struct {
+	Error jsonError `json:"error"`
+}
+
+type jsonError struct {
+	Message  string        `json:"message"`
+	ExitCode int           `json:"exit_code"`
+	Problems []jsonProblem `json:"problems"`
+}
+
+// jsonProblem is one problem of a configuration or template error: line,
+// column and key are 0 or "" where unknown.
+type jsonProblem struct {
+	File    string `json:"file"`
+	Line    int    `json:"line"`
+	Column  int    `json:"column"`
+	Key     string `json:"key"`
+	Message string `json:"message"`
+}
+
+// WriteJSONError writes err as {"error": {"message", "exit_code",
+// "problems"}} to w: message is what stderr says (msg), problems list a
+// configuration error's problems (file, line, column, key) or a template
+// error's file and line, else []. Known secrets are masked.
+func WriteJSONError(w io.Writer, msg string, err error) error {
+	doc := jsonErrorDoc{Error: jsonError{Message: msg, ExitCode: ExitCode(err), Problems: []jsonProblem{}}}
+	var ce *config.Error
+	var te *render.Error
+	switch {
+	case errors.As(err, &ce):
+		for _, p := range ce.Problems {
+			doc.Error.Problems = append(doc.Error.Problems, jsonProblem{File: p.File, Line: p.Line, Column: p.Column, Key: p.Key, Message: p.Msg})
+		}
+	case errors.As(err, &te):
+		doc.Error.Problems = append(doc.Error.Problems, jsonProblem{File: te.Template, Line: te.Line, Message: te.Msg})
+	}
+	return writeJSON(w, doc, true)
+}
+
+// writeJSON writes v as one indented JSON document to w, with <, > and &
+// as they are (a `<redacted>` reads as such), and every known secret
+// masked when scrub is set.
+func writeJSON(w io.Writer, v any, scrub bool) error {
+	var b strings.Builder
+	enc := json.NewEncoder(&b)
+	enc.SetEscapeHTML(false)
+	enc.SetIndent("", "  ")
+	if err := enc.Encode(v); err != nil {
+		return err
+	}
+	s := unescapeHTML(b.String())
+	if scrub {
+		s = config.KnownSecrets.Scrub(s)
+	}
+	_, err := io.WriteString(w, s)
+	return err
+}
+
+// unescapeHTML turns the \u003c, \u003e and \u0026 escapes that a
+// json.Marshaler's own json.Marshal call leaves (SetEscapeHTML reaches no
+// further than the encoder) back into <, > and &; an escaped backslash
+// followed by "u003c" is left alone.
+func unescapeHTML(s string) string {
+	if !strings.Contains(s, `\u00`) {
+		return s
+	}
+	var b strings.Builder
+	for i := 0; i < len(s); i++ {
+		if s[i] != '\\' || i+1 >= len(s) {
+			b.WriteByte(s[i])
+			continue
+		}
+		if s[i+1] == 'u' && i+6 <= len(s) {
+			switch s[i+2 : i+6] {
+			case "003c":
+				b.WriteByte('<')
+				i += 5
+				continue
+			case "003e":
+				b.WriteByte('>')
+				i += 5
+				continue
+			case "0026":
+				b.WriteByte('&')
+				i += 5
+				continue
+			}
+		}
+		b.WriteString(s[i : i+2])
+		i++
+	}
+	return b.String()
 }

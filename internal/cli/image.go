@@ -67,6 +67,12 @@ built-in image "empty" needs no import.`,
 	return cmd
 }
 
+// imageJSON is an image in -o json: {"id", "name", "created"}, created
+// null when unknown (the built-in image).
 func imageJSON(i provider.Image) map[string]any {
-	return map[string]any{"id": i.ID, "name": i.Name, "created": i.Created}
+	var created any
+	if !i.Created.IsZero() {
+		created = i.Created
+	}
+	return map[string]any{"id": i.ID, "name": i.Name, "created": created}
 }

@@ -34,6 +34,8 @@ type globals struct {
 	// CLOUD_COMPOSE_STRICT_ENV=1); see readConfig.
 	strictEnv bool
 	log       *slog.Logger
+	// wroteOut: a JSON result is on stdout (no error document after it)
+	wroteOut bool
 }
 
 func (g *globals) json() bool { return g.output == OutputJSON }
@@ -69,7 +71,7 @@ func Execute(ctx context.Context, s IOStreams, args []string) error {
 	strictArgs(root)
 	registerCompletions(root, g)
 	_, err := root.ExecuteContextC(ctx)
-	return scrubbed(err)
+	return g.failed(args, err)
 }
 
 // builtins are the top-level commands; any other first word is an external

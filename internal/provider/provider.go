@@ -200,10 +200,10 @@ type GroupProvider interface {
 
 // GroupResult says what EnsureGroup did.
 type GroupResult struct {
-	Name    string
-	Action  string // created | updated | unchanged
-	Version string // launch template version
-	Size    int
+	Name    string `json:"name"`
+	Action  string `json:"action"`  // created | updated | unchanged
+	Version string `json:"version"` // launch template version
+	Size    int    `json:"size"`
 }
 
 // Watcher tells whether an instance is still alive, cheaply enough to ask
