@@ -20,8 +20,10 @@ func newClusterBuildCommand(g *globals) *cobra.Command {
 		Short: "Print the boot script (cloud-init user data)",
 		Long: `Renders cluster.sh from the template search path with the cluster's data and
 prints it, as the original's "cluster build" did: no image lookup, no
-snapshot lookup, and no _node_id unless --node is given. -o json prints
-{"cluster": NAME, "node": ID or null, "user_data": SCRIPT}.`,
+snapshot lookup, and no _node_id unless --node is given. In ASG mode
+(aws.asg) --node ID renders as up does, with _node_id = the cluster name,
+and says so in a warning. -o json prints {"cluster": NAME, "node": ID or
+null, "user_data": SCRIPT}.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error { return f.run(g) },
 	}
@@ -35,7 +37,12 @@ func (f *clusterBuildFlags) run(g *globals) error {
 		return err
 	}
 	opts := render.Options{}
-	if f.node != "" {
+	switch {
+	case f.node != "" && p.cluster.Provider == "aws" && p.cluster.AWS != nil && p.cluster.AWS.ASG != nil:
+		// as up renders the group's launch template
+		g.warnf("--node %s is ignored in ASG mode (aws.asg): every instance of the group runs the same boot script, rendered with _node_id = the cluster name %q, as `up` renders it", f.node, p.cluster.Name)
+		opts.NodeID = p.cluster.Name
+	case f.node != "":
 		var ids []string
 		for _, n := range p.cluster.Nodes() {
 			ids = append(ids, n.ID)
