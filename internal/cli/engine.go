@@ -43,6 +43,9 @@ func (g *globals) progressf(format string, args ...any) {
 		return
 	}
 	line := formatProgress(time.Now(), isTerminal(g.streams.ErrOut), fmt.Sprintf(format, args...))
+	// nodes report from their own goroutines: one line at a time
+	g.progressMu.Lock()
+	defer g.progressMu.Unlock()
 	fmt.Fprint(g.streams.ErrOut, config.KnownSecrets.Scrub(line))
 }
 

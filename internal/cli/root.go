@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime/debug"
+	"sync"
 
 	"github.com/spf13/cobra"
 
@@ -22,14 +23,15 @@ const (
 
 // globals are the flags every command has.
 type globals struct {
-	ctx     context.Context // cancelled by the first SIGINT/SIGTERM
-	streams IOStreams
-	dir     string
-	file    string
-	output  string
-	verbose bool
-	quiet   bool // no progress lines (warnings and errors still print)
-	noColor bool
+	progressMu sync.Mutex      // serializes progress lines (nodes report concurrently)
+	ctx        context.Context // cancelled by the first SIGINT/SIGTERM
+	streams    IOStreams
+	dir        string
+	file       string
+	output     string
+	verbose    bool
+	quiet      bool // no progress lines (warnings and errors still print)
+	noColor    bool
 	// strictEnv makes an unset ${VAR} without a default an error (also
 	// CLOUD_COMPOSE_STRICT_ENV=1); see readConfig.
 	strictEnv bool
