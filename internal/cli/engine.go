@@ -22,7 +22,7 @@ func (g *globals) openEngine(ctx context.Context, o engineOptions) (*cluster.Eng
 	if err != nil {
 		return nil, err
 	}
-	prov, err := provider.Open(ctx, p.cluster, provider.Options{Parallel: o.parallel, Grace: o.grace, Log: scrubWriter{g.streams.ErrOut}})
+	prov, err := provider.Open(ctx, p.cluster, provider.Options{Parallel: o.parallel, Grace: o.grace, Log: lockedWriter{&g.progressMu, scrubWriter{g.streams.ErrOut}}})
 	if err != nil {
 		return nil, err
 	}

@@ -134,7 +134,7 @@ func (g *globals) setup() error {
 	if g.verbose {
 		level = slog.LevelDebug
 	}
-	var w io.Writer = scrubWriter{g.streams.ErrOut}
+	var w io.Writer = lockedWriter{&g.progressMu, scrubWriter{g.streams.ErrOut}}
 	g.log = slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: level}))
 	if st, err := os.Stat(g.dir); err != nil || !st.IsDir() {
 		return usageErrorf("-C %s: not a directory", g.dir)
@@ -149,7 +149,22 @@ func (g *globals) setup() error {
 
 // warnf prints a warning to stderr, with every known secret masked.
 func (g *globals) warnf(format string, args ...any) {
+	g.progressMu.Lock()
+	defer g.progressMu.Unlock()
 	fmt.Fprint(g.streams.ErrOut, config.KnownSecrets.Scrub(fmt.Sprintf("warning: "+format+"\n", args...)))
+}
+
+// lockedWriter serializes writes to stderr from concurrent goroutines
+// (progress of nodes, provider log lines, slog) with one mutex.
+type lockedWriter struct {
+	mu *sync.Mutex
+	w  io.Writer
+}
+
+func (l lockedWriter) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.w.Write(p)
 }
 
 // scrubWriter masks every known secret (config.KnownSecrets) in what is
