@@ -108,14 +108,14 @@ func (p *ec2Provider) Terminate(ctx context.Context, ids []string, force bool) e
 			return pe
 		}
 	}
-	var todo []string
+	var pending []string
 	for _, id := range ids {
 		if !gone[id] {
-			todo = append(todo, id)
+			pending = append(pending, id)
 		}
 	}
-	for start := 0; start < len(todo); start += maxInstanceIDs {
-		chunk := todo[start:min(start+maxInstanceIDs, len(todo))]
+	for start := 0; start < len(pending); start += maxInstanceIDs {
+		chunk := pending[start:min(start+maxInstanceIDs, len(pending))]
 		_, err := p.ec2.TerminateInstances(ctx, &ec2.TerminateInstancesInput{InstanceIds: chunk})
 		if alreadyGone(err) {
 			err = p.terminateRest(ctx, chunk)
