@@ -77,23 +77,22 @@ func (q *quickstart) services() int {
 	return len(q.processes("__demo-service --addr " + q.ips[0][:strings.LastIndex(q.ips[0], ".")+1]))
 }
 
-// TestIntegrationConcurrentUp: 10 `up` at once on one cluster make exactly
-// its 3 instances; every run that did not get the lock exits 1 naming the
-// holder; the journal has the winner's event with generation 1.
-func TestIntegrationConcurrentUp(t *testing.T) {
-	q := newQuickstart(t, nil)
-	q.slowBoot("1")
+// concurrentUps runs n `cluster up` at once, round robin over the given
+// checkouts, and returns how many ran (exit 0); every other one must exit
+// 1 naming the lock's holder.
+func concurrentUps(t *testing.T, n int, checkouts ...*quickstart) int {
+	t.Helper()
 	type result struct {
 		code   int
 		stderr string
 	}
-	results := make([]result, 10)
+	results := make([]result, n)
 	var wg sync.WaitGroup
 	for i := range results {
 		wg.Add(1)
 		go func(i int) {
 			defer wg.Done()
-			_, errOut, code := q.run("cluster", "up")
+			_, errOut, code := checkouts[i%len(checkouts)].run("cluster", "up")
 			results[i] = result{code, errOut}
 		}(i)
 	}
@@ -108,6 +107,16 @@ func TestIntegrationConcurrentUp(t *testing.T) {
 			t.Errorf("a concurrent up exited %d:\n%s", r.code, r.stderr)
 		}
 	}
+	return won
+}
+
+// TestIntegrationConcurrentUp: 10 `up` at once on one cluster make exactly
+// its 3 instances; every run that did not get the lock exits 1 naming the
+// holder; the journal has the winner's event with generation 1.
+func TestIntegrationConcurrentUp(t *testing.T) {
+	q := newQuickstart(t, nil)
+	q.slowBoot("1")
+	won := concurrentUps(t, 10, q)
 	if won != 1 {
 		t.Errorf("%d of 10 concurrent ups ran; want exactly 1 (the others refused)", won)
 	}
@@ -188,35 +197,7 @@ func TestIntegrationPostgresLockAcrossProjects(t *testing.T) {
 	}
 	_ = first.Wait()
 
-	type result struct {
-		code   int
-		stderr string
-	}
-	results := make([]result, 6)
-	var wg sync.WaitGroup
-	for i := range results {
-		wg.Add(1)
-		go func(i int) {
-			defer wg.Done()
-			p := q
-			if i%2 == 1 {
-				p = &other
-			}
-			_, errOut, code := p.run("cluster", "up")
-			results[i] = result{code, errOut}
-		}(i)
-	}
-	wg.Wait()
-	won := 0
-	for _, r := range results {
-		switch {
-		case r.code == 0:
-			won++
-		case r.code == 1 && strings.Contains(r.stderr, "is locked by"):
-		default:
-			t.Errorf("a concurrent up exited %d:\n%s", r.code, r.stderr)
-		}
-	}
+	won := concurrentUps(t, 6, q, &other)
 	if won < 1 {
 		t.Errorf("none of 6 concurrent ups ran")
 	}
