@@ -61,7 +61,7 @@ func ExitCode(err error) int {
 	var te *render.Error
 	switch {
 	case errors.As(err, &ue), errors.As(err, &ce), errors.As(err, &nf), errors.As(err, &te),
-		errors.Is(err, provider.ErrNoProvider), errors.Is(err, render.ErrUserDataTooLarge):
+		errors.Is(err, provider.ErrNoProvider), errors.Is(err, render.ErrUserDataTooLarge), errors.Is(err, provider.ErrNoNodeSnapshot):
 		return ExitUsage
 	}
 	return ExitFailed

@@ -2,7 +2,6 @@ package cli
 
 import (
 	"bytes"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -284,12 +283,9 @@ func (f *secretsDecryptFlags) run(g *globals, name string) error {
 	}
 	config.KnownSecrets.Add(string(plain)) // masked in everything but this output
 	if g.json() {
-		b, err := json.Marshal(map[string]string{"name": name, "key_id": keyID, "value": string(plain)})
-		if err != nil {
-			return err
-		}
-		_, err = g.streams.Out.Write(append(b, '\n'))
-		return err
+		// the one output that shows the plaintext: not scrubbed
+		g.wroteOut = true
+		return writeJSON(g.streams.Out, map[string]string{"name": name, "key_id": keyID, "value": string(plain)}, false)
 	}
 	if tty && !bytes.HasSuffix(plain, []byte("\n")) {
 		plain = append(plain, '\n')

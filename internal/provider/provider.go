@@ -317,6 +317,10 @@ func Names() []string {
 	return out
 }
 
+// ErrNoNodeSnapshot is wrapped when --snapshot-node names a node that has
+// no snapshot to restore from (a usage error).
+var ErrNoNodeSnapshot = errors.New("no snapshot of that node")
+
 // ErrNoProvider is wrapped when a cluster names no known provider.
 var ErrNoProvider = errors.New("no provider")
 

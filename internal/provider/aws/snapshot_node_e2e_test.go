@@ -153,8 +153,8 @@ func TestIntegrationSnapshotPerNode(t *testing.T) {
 	must("cluster", "down", "--yes", "--force")
 	for _, args := range [][]string{{"cluster", "up", "--snapshot-node", "2"}, {"cluster", "plan", "--snapshot-node", "7"}} {
 		_, _, err = runBoth(t, append([]string{"-C", dir}, args...)...)
-		if !errors.Is(err, awsp.ErrNoNodeSnapshot) || !strings.Contains(err.Error(), "nodes with one: 0, 1") {
-			t.Errorf("%s: %v, want ErrNoNodeSnapshot naming nodes 0, 1", strings.Join(args, " "), err)
+		if !errors.Is(err, awsp.ErrNoNodeSnapshot) || !strings.Contains(err.Error(), "nodes with one: 0, 1") || app.ExitCode(err) != 2 {
+			t.Errorf("%s: %v (exit %d), want ErrNoNodeSnapshot naming nodes 0, 1, exit 2", strings.Join(args, " "), err, app.ExitCode(err))
 		}
 	}
 	if got := restored(); len(got) != 0 {

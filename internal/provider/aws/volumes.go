@@ -57,7 +57,7 @@ func (p *ec2Provider) needsRootDevice() bool {
 
 // ErrNoNodeSnapshot is returned when --snapshot-node names a node that has
 // no snapshot of a volume's device.
-var ErrNoNodeSnapshot = errors.New("no snapshot of that node")
+var ErrNoNodeSnapshot = provider.ErrNoNodeSnapshot
 
 // findSnapshots picks each EBS volume's snapshots: the configured id, or
 // else among the completed snapshots tagged ClusterName=<cluster> (or

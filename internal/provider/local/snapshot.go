@@ -65,7 +65,7 @@ func findSnapshots(snaps []snapshotRecord, cluster, env, device string, at time.
 
 // ErrNoNodeSnapshot is returned when --snapshot-node names a node that has
 // no snapshot of a volume.
-var ErrNoNodeSnapshot = errors.New("no snapshot of that node")
+var ErrNoNodeSnapshot = provider.ErrNoNodeSnapshot
 
 // nodeSnapshot is --snapshot-node's choice: every node restores node's
 // newest snapshot of the volume, which must exist.

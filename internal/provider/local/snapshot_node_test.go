@@ -15,7 +15,7 @@ import (
 // TestIntegrationSnapshotPerNodeCommandLine drives the binary: after
 // `cluster snapshot` and `down`, `up` restores each node's volume from that
 // node's own snapshot and says so per node; --snapshot-node 1 restores
-// every node from node 1's; a node without snapshots is refused, exit 1,
+// every node from node 1's; a node without snapshots is refused, exit 2,
 // naming the nodes that have one; with --no-use-snapshots it is exit 2.
 func TestIntegrationSnapshotPerNodeCommandLine(t *testing.T) {
 	h := newHarness(t)
@@ -120,7 +120,7 @@ exec sleep 600
 	}
 
 	must("cluster", "down", "--yes", "--force")
-	if out, code := run("cluster", "up", "--snapshot-node", "9"); code != 1 || !strings.Contains(out, "nodes with one: 1, 2, 3") {
+	if out, code := run("cluster", "up", "--snapshot-node", "9"); code != 2 || !strings.Contains(out, "nodes with one: 1, 2, 3") {
 		t.Errorf("up --snapshot-node 9: exit %d, want 1 naming the nodes with snapshots:\n%s", code, out)
 	}
 	if out, code := run("cluster", "plan", "--snapshot-node", "1", "--no-use-snapshots"); code != 2 {
