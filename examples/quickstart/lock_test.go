@@ -3,6 +3,7 @@ package quickstart_test
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -179,7 +180,11 @@ func TestIntegrationPostgresLockAcrossProjects(t *testing.T) {
 	if pg == "" && !testing.Short() {
 		t.Fatal("CLOUD_COMPOSE_TEST_POSTGRES is not set: run the tests with scripts/test, which starts a throwaway PostgreSQL")
 	}
+	// the database outlives the test (and -count=N runs it again): a name
+	// of its own keeps its journal its own
+	name := fmt.Sprintf("quickstart-pg-%d", time.Now().UnixNano())
 	q := newQuickstart(t, func(s string) string {
+		s = strings.Replace(s, "  name: quickstart\n", "  name: "+name+"\n", 1)
 		return strings.Replace(s, "  search_path:", "  state: "+pg+"\n  search_path:", 1)
 	})
 	q.slowBoot("1")
