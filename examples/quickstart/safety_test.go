@@ -2,7 +2,6 @@ package quickstart_test
 
 import (
 	"bytes"
-	"io/fs"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -107,11 +106,11 @@ func TestIntegrationNodeEnvironmentAndUserData(t *testing.T) {
 	// The rendered boot script is in the store while the nodes run, and
 	// gone after down.
 	const marker = "Boot script of quickstart node 0, rendered by cloud-compose"
-	if files := filesContaining(t, q.store, marker); len(files) == 0 {
+	if files := testbin.FilesContaining(t, q.store, marker); len(files) == 0 {
 		t.Fatalf("no file in the store holds the user data while the cluster runs")
 	}
 	q.downForce()
-	if files := filesContaining(t, q.store, marker); len(files) > 0 {
+	if files := testbin.FilesContaining(t, q.store, marker); len(files) > 0 {
 		t.Errorf("user data left in the store after down: %v", files)
 	}
 }
@@ -119,27 +118,4 @@ func TestIntegrationNodeEnvironmentAndUserData(t *testing.T) {
 func cmdOf(pid int) string {
 	b, _ := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/cmdline")
 	return string(bytes.ReplaceAll(bytes.TrimRight(b, "\x00"), []byte{0}, []byte{' '}))
-}
-
-// filesContaining lists the files under dir whose content holds s.
-func filesContaining(t *testing.T, dir, s string) []string {
-	t.Helper()
-	var out []string
-	err := filepath.WalkDir(dir, func(path string, d fs.DirEntry, err error) error {
-		if err != nil || !d.Type().IsRegular() {
-			return err
-		}
-		b, err := os.ReadFile(path)
-		if err != nil {
-			return err
-		}
-		if bytes.Contains(b, []byte(s)) {
-			out = append(out, path)
-		}
-		return nil
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return out
 }

@@ -1,39 +1,21 @@
 package app
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
 
 	"github.com/cloud-compose/cloud-compose-go/internal/config"
+	"github.com/cloud-compose/cloud-compose-go/internal/testbin"
 )
-
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
 
 // The first signal cancels the context; the second exits at once with
 // 128 + the signal number.
 func TestSecondSignalExitsAtOnce(t *testing.T) {
-	var stderr syncBuffer
+	var stderr testbin.Buffer
 	exited := make(chan int, 1)
 	ctx, stop := NotifyContext(context.Background(), &stderr, func(code int) { exited <- code }, syscall.SIGUSR1)
 	defer stop()

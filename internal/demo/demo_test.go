@@ -1,7 +1,6 @@
 package demo
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -14,25 +13,9 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/cloud-compose/cloud-compose-go/internal/testbin"
 )
-
-// syncBuffer is a bytes.Buffer safe for the service goroutine and the test.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
 
 func freeAddr(t *testing.T) string {
 	t.Helper()
@@ -60,7 +43,7 @@ func get(t *testing.T, url string) (int, string) {
 func start(t *testing.T, addr, data, node string) (stop func() error) {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
-	out := &syncBuffer{}
+	out := &testbin.Buffer{}
 	done := make(chan error, 1)
 	go func() { done <- Main(ctx, []string{"--addr", addr, "--data", data, "--node", node}, out) }()
 	deadline := time.Now().Add(5 * time.Second)

@@ -5,7 +5,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
@@ -18,6 +17,7 @@ import (
 
 	"github.com/cloud-compose/cloud-compose-go/internal/config"
 	"github.com/cloud-compose/cloud-compose-go/internal/provider"
+	"github.com/cloud-compose/cloud-compose-go/internal/testbin"
 )
 
 // volumeDirs returns the directories of instance id's volumes by name.
@@ -169,7 +169,7 @@ func TestIntegrationClusterLifecycle(t *testing.T) {
 		}
 	}
 	for _, secret := range []string{secretToken, "exec \"$CLOUD_COMPOSE_BIN\" __demo-service"} {
-		if files := filesContaining(t, h.dir, secret); len(files) > 0 {
+		if files := testbin.FilesContaining(t, h.dir, secret); len(files) > 0 {
 			t.Errorf("%q left in the store after termination: %v", secret, files)
 		}
 	}
@@ -217,29 +217,6 @@ func TestIntegrationClusterLifecycle(t *testing.T) {
 	if _, err := os.Stat(p.store.instanceDir(ids[0])); !errors.Is(err, os.ErrNotExist) {
 		t.Errorf("instance dir after cleanup: %v", err)
 	}
-}
-
-// filesContaining lists the files under dir whose content holds s.
-func filesContaining(t *testing.T, dir, s string) []string {
-	t.Helper()
-	var out []string
-	err := filepath.WalkDir(dir, func(path string, d fs.DirEntry, err error) error {
-		if err != nil || !d.Type().IsRegular() {
-			return err
-		}
-		b, err := os.ReadFile(path)
-		if err != nil {
-			return err
-		}
-		if bytes.Contains(b, []byte(s)) {
-			out = append(out, path)
-		}
-		return nil
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return out
 }
 
 func procEnviron(t *testing.T, pids []int) map[string]string {
