@@ -248,16 +248,7 @@ func primeStore(t *testing.T, ctx context.Context, work string, env []string) {
 // cloud-compose or AWS setting, plus a private store and home and moto's
 // endpoint with test credentials (never a real account).
 func malformedEnv(cloud *malformedCloud, store, home string) []string {
-	var env []string
-	for _, kv := range os.Environ() {
-		k, _, _ := strings.Cut(kv, "=")
-		if strings.HasPrefix(k, "AWS_") || strings.HasPrefix(k, "CLOUD_COMPOSE_") || strings.HasPrefix(k, "MAL_") ||
-			k == "HOME" || k == "XDG_STATE_HOME" {
-			continue
-		}
-		env = append(env, kv)
-	}
-	return append(env,
+	return append(cleanEnv(),
 		"HOME="+home, "XDG_STATE_HOME="+filepath.Join(home, "state"),
 		"CLOUD_COMPOSE_LOCAL_DIR="+store,
 		"AWS_ENDPOINT_URL="+cloud.endpoint, "AWS_ACCESS_KEY_ID=testing", "AWS_SECRET_ACCESS_KEY=testing", "AWS_REGION=us-east-1",
@@ -480,4 +471,20 @@ func sameLines(a, b []string) bool {
 		}
 	}
 	return true
+}
+
+// cleanEnv is this process's environment without any cloud-compose or AWS
+// setting, HOME or XDG_STATE_HOME (nor the corpus's MAL_ variables): a
+// test adds its own.
+func cleanEnv() []string {
+	var env []string
+	for _, kv := range os.Environ() {
+		k, _, _ := strings.Cut(kv, "=")
+		if strings.HasPrefix(k, "AWS_") || strings.HasPrefix(k, "CLOUD_COMPOSE_") || strings.HasPrefix(k, "MAL_") ||
+			k == "HOME" || k == "XDG_STATE_HOME" {
+			continue
+		}
+		env = append(env, kv)
+	}
+	return env
 }

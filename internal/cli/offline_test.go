@@ -71,15 +71,7 @@ func runOffline(t *testing.T, src string, args []string, want malformedExpect, e
 	if err := os.Mkdir(home, 0o755); err != nil {
 		t.Fatal(err)
 	}
-	var env []string
-	for _, kv := range os.Environ() {
-		k, _, _ := strings.Cut(kv, "=")
-		if strings.HasPrefix(k, "AWS_") || strings.HasPrefix(k, "CLOUD_COMPOSE_") || strings.HasPrefix(k, "MAL_") ||
-			k == "HOME" || k == "XDG_STATE_HOME" {
-			continue
-		}
-		env = append(env, kv)
-	}
+	env := cleanEnv()
 	// no credentials, no profile: only the endpoint, which counts
 	env = append(env, "HOME="+home, "XDG_STATE_HOME="+filepath.Join(home, "state"), "CLOUD_COMPOSE_LOCAL_DIR="+store,
 		"AWS_ENDPOINT_URL="+endpoint, "AWS_REGION=us-east-1", "AWS_CONFIG_FILE="+filepath.Join(home, "none"),
