@@ -7,6 +7,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"time"
 
 	"go.yaml.in/yaml/v3"
 )
@@ -32,8 +33,10 @@ type Cluster struct {
 	Environment []KeyValue
 	Logging     Logging
 	Health      *Health
-	AWS         *AWS
-	Local       *Local
+	// Rollout is `cluster.rollout`, every default filled in.
+	Rollout Rollout
+	AWS     *AWS
+	Local   *Local
 
 	// Data is the whole `cluster:` mapping, for templates.
 	Data *Mapping
@@ -60,7 +63,43 @@ type Health struct {
 	Port    int
 	Path    string // HTTP path; empty for a TCP check
 	Timeout int    // seconds; 0 for the default
+	// Command is `health.command`: run on this machine (sh -c, in the
+	// project directory) with NODE_IP, NODE_ID and CLUSTER_NAME in its
+	// environment; exit 0 = healthy. With a port too, both must pass.
+	Command string
 }
+
+// Rollout is `cluster.rollout`: how `cluster rollout` replaces nodes.
+type Rollout struct {
+	MaxUnavailable int // nodes replaced at once; DefaultMaxUnavailable
+	// MinHealthy is how many nodes must stay healthy; 0 means a majority
+	// of the configured nodes (len/2 + 1).
+	MinHealthy      int
+	HealthyDeadline time.Duration // a new node must pass health by then
+	MinHealthyTime  time.Duration // and then stay healthy this long
+	AutoRollback    bool
+	// Data is how a node's data reaches its replacement: RolloutData*;
+	// "" is the provider's default (aws: snapshot when the node has data
+	// volumes; local: keep).
+	Data         string
+	OrderCommand string // prints node ids in replacement order
+	BeforeNode   string // hooks.before_node: a command; non-zero stops the rollout
+	AfterNode    string // hooks.after_node
+}
+
+// Rollout defaults (docs/configuration.md, "rollout").
+const (
+	DefaultMaxUnavailable  = 1
+	DefaultHealthyDeadline = 120 * time.Second
+	DefaultMinHealthyTime  = 5 * time.Second
+)
+
+// Values of rollout.data.
+const (
+	RolloutDataSnapshot = "snapshot" // aws, local: a fresh snapshot, restored by the replacement
+	RolloutDataKeep     = "keep"     // local: the kept volume directories move to the replacement
+	RolloutDataNone     = "none"     // nothing: the replacement starts with what its spec says
+)
 
 // AWS is `cluster.aws`.
 type AWS struct {

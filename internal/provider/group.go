@@ -49,3 +49,42 @@ func (g *GroupInfo) Has(instanceID string) bool {
 	_, ok := g.Member(instanceID)
 	return ok
 }
+
+// GroupRefresher replaces a group's instances with ones launched from a
+// new spec (AWS: an EC2 Auto Scaling instance refresh), for `rollout` in
+// group mode: the cloud replaces the instances itself, health-gated.
+type GroupRefresher interface {
+	// StartRefresh makes spec the group's launch configuration (a new
+	// launch template version, as EnsureGroup does) and starts replacing
+	// the instances that run another one. It returns the refresh's id; a
+	// refresh already in progress for the group is returned, not doubled.
+	StartRefresh(ctx context.Context, cluster ClusterID, spec Spec, opts RefreshOptions) (Refresh, error)
+	// RefreshStatus reads a refresh by id.
+	RefreshStatus(ctx context.Context, cluster ClusterID, id string) (Refresh, error)
+}
+
+// RefreshOptions are rollout's gates, as an instance refresh takes them.
+type RefreshOptions struct {
+	// MinHealthyPercentage is rollout.min_healthy over the group's size,
+	// in percent (AWS: 0–100).
+	MinHealthyPercentage int
+	// WarmUpSeconds is rollout.min_healthy_time (AWS: InstanceWarmup).
+	WarmUpSeconds int
+	// AutoRollback is rollout.auto_rollback.
+	AutoRollback bool
+}
+
+// Refresh is an instance refresh as the cloud reports it.
+type Refresh struct {
+	ID string `json:"id"`
+	// Status is the cloud's word (AWS: Pending, InProgress, Successful,
+	// Failed, Cancelling, Cancelled, RollbackInProgress, RollbackFailed,
+	// RollbackSuccessful, Baking).
+	Status          string `json:"status"`
+	StatusReason    string `json:"status_reason,omitempty"`
+	PercentComplete int    `json:"percent_complete"`
+	// InstancesToUpdate is how many instances are still to be replaced.
+	InstancesToUpdate int  `json:"instances_to_update"`
+	Done              bool `json:"done"`      // the refresh ended (any way)
+	Succeeded         bool `json:"succeeded"` // it ended with every instance replaced
+}

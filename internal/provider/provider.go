@@ -221,6 +221,17 @@ type Snapshotter interface {
 	Snapshot(ctx context.Context, cluster ClusterID) ([]Snapshot, error)
 }
 
+// NodeSnapshotter snapshots one instance's data volumes (what `cluster
+// snapshot` takes of it) and waits until every snapshot is complete, so
+// that rollout can terminate the instance and restore its replacement
+// from exactly those snapshots: the result is keyed like
+// Resolution.Snapshots, by the volume's index in the config. It takes the
+// volumes `cluster snapshot` takes of the instance (AWS: every EBS data
+// volume; local: every volume that is not ephemeral).
+type NodeSnapshotter interface {
+	SnapshotInstance(ctx context.Context, cluster ClusterID, inst Instance) (map[int]Snapshot, error)
+}
+
 // Snapshot is one volume snapshot.
 type Snapshot struct {
 	ID      string    `json:"id"`
