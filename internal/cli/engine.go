@@ -26,7 +26,9 @@ func (g *globals) openEngine(ctx context.Context, o engineOptions) (*cluster.Eng
 	if err != nil {
 		return nil, err
 	}
-	return cluster.New(p.cluster, p.render, prov, g.log), nil
+	e := cluster.New(p.cluster, p.render, prov, g.log)
+	e.Dir = p.dir
+	return e, nil
 }
 
 // printJSON writes v as one indented JSON document to Out, with every

@@ -34,6 +34,9 @@ type Engine struct {
 	// new instances are tagged with (the coordinator's number). Without
 	// it, instances are tagged with the time of the run.
 	Generation func(ctx context.Context, specs map[string]provider.Spec) (int, error)
+	// Dir is the project directory: health, order and hook commands run
+	// there.
+	Dir string
 }
 
 // New returns an engine for cluster c.
@@ -138,7 +141,9 @@ func (e *Engine) check() *health.Check {
 	if e.Cluster.Health == nil {
 		return nil
 	}
-	return &health.Check{Port: e.Cluster.Health.Port, Path: e.Cluster.Health.Path}
+	h := e.Cluster.Health
+	return &health.Check{Port: h.Port, Path: h.Path, Command: h.Command, Dir: e.Dir,
+		Env: []string{"CLUSTER_NAME=" + e.Cluster.Name}}
 }
 
 func deadReason(dead []provider.Instance) string {

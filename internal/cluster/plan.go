@@ -267,7 +267,7 @@ func probeAll(ctx context.Context, chk *health.Check, insts []provider.Instance)
 		wg.Add(1)
 		go func(i provider.Instance) {
 			defer wg.Done()
-			err := chk.Probe(ctx, i.IP)
+			err := chk.Probe(ctx, health.Target{IP: i.IP, Node: i.NodeID})
 			mu.Lock()
 			out[i.ID] = err
 			mu.Unlock()

@@ -261,7 +261,7 @@ func (u *upRun) classify(ctx context.Context, observed []provider.Instance) {
 func keepHealthy(ctx context.Context, chk *health.Check, m provider.Match) provider.Match {
 	all := append([]provider.Instance{*m.Live}, m.Duplicates...)
 	for i, inst := range all {
-		if inst.IP != "" && chk.Probe(ctx, inst.IP) == nil {
+		if inst.IP != "" && chk.Probe(ctx, health.Target{IP: inst.IP, Node: inst.NodeID}) == nil {
 			keep := inst
 			rest := append(append([]provider.Instance{}, all[:i]...), all[i+1:]...)
 			return provider.Match{Live: &keep, Duplicates: rest}
@@ -607,7 +607,7 @@ func (u *upRun) awaitHealth(ctx context.Context, chk *health.Check, r *NodeResul
 			}
 		}
 	}()
-	err := chk.WaitAlive(ctx, cp.IP, wait, alive)
+	err := chk.WaitAlive(ctx, health.Target{IP: cp.IP, Node: cp.ID}, wait, alive)
 	close(done)
 	ticking.Wait()
 	if errors.Is(err, health.ErrDied) {

@@ -26,7 +26,7 @@ func TestHTTPWaitsUntilHealthy(t *testing.T) {
 	host, port, _ := net.SplitHostPort(srv.Listener.Addr().String())
 	p, _ := strconv.Atoi(port)
 	c := Check{Port: p, Path: "/health"}
-	if err := c.Wait(context.Background(), host, 5*time.Second); err != nil {
+	if err := c.Wait(context.Background(), Target{IP: host}, 5*time.Second); err != nil {
 		t.Fatal(err)
 	}
 	if calls.Load() != 3 {
@@ -44,7 +44,7 @@ func TestTimeoutNamesTheProblem(t *testing.T) {
 	}
 	port := l.Addr().(*net.TCPAddr).Port
 	l.Close() // nothing listens any more
-	err = Check{Port: port}.Wait(context.Background(), "127.0.0.1", 600*time.Millisecond)
+	err = Check{Port: port}.Wait(context.Background(), Target{IP: "127.0.0.1"}, 600*time.Millisecond)
 	if !errors.Is(err, ErrUnhealthy) {
 		t.Fatalf("want ErrUnhealthy, got %v", err)
 	}
@@ -52,7 +52,7 @@ func TestTimeoutNamesTheProblem(t *testing.T) {
 	defer srv.Close()
 	_, p, _ := net.SplitHostPort(srv.Listener.Addr().String())
 	pn, _ := strconv.Atoi(p)
-	err = Check{Port: pn, Path: "/health"}.Wait(context.Background(), "127.0.0.1", 300*time.Millisecond)
+	err = Check{Port: pn, Path: "/health"}.Wait(context.Background(), Target{IP: "127.0.0.1"}, 300*time.Millisecond)
 	if !errors.Is(err, ErrUnhealthy) || !strings.Contains(err.Error(), "404 Not Found") {
 		t.Fatalf("want the last answer in the error, got %v", err)
 	}
