@@ -26,14 +26,25 @@ const CounterFile = "counter"
 // signal): it did not end on its own, so its exit status is not 0.
 var ErrStopped = errors.New("demo service stopped")
 
+// UnhealthyAnswer is the body of /health, with status 503, for a service
+// started with --unhealthy.
+const UnhealthyAnswer = "unhealthy (started with --unhealthy)"
+
+// VersionHeader is the response header that carries --version, when set.
+const VersionHeader = "X-Demo-Version"
+
 // Main runs the service until ctx is cancelled. Flags: --addr IP:PORT,
-// --data DIR (where the counter lives), --node ID.
+// --data DIR (where the counter lives), --node ID, --version V (reported by
+// /health and in the VersionHeader of every answer), --unhealthy (listen,
+// but answer /health with 503: a version that never gets healthy).
 func Main(ctx context.Context, args []string, stdout io.Writer) error {
 	fs := flag.NewFlagSet(Command, flag.ContinueOnError)
 	fs.SetOutput(stdout)
 	addr := fs.String("addr", "127.0.0.1:8080", "address to listen on")
 	data := fs.String("data", "", "directory for the request counter (required)")
 	node := fs.String("node", "", "node id to answer with")
+	version := fs.String("version", "", "version to report (in /health and the "+VersionHeader+" header)")
+	unhealthy := fs.Bool("unhealthy", false, "answer /health with 503 (a version that never gets healthy)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -48,8 +59,15 @@ func Main(ctx context.Context, args []string, stdout io.Writer) error {
 	if err != nil {
 		return fmt.Errorf("demo service: %w", err)
 	}
-	srv := &http.Server{Handler: handler(*node, c), ReadHeaderTimeout: 5 * time.Second}
-	fmt.Fprintf(stdout, "demo service of node %s listening on http://%s (counter at %d, in %s)\n", *node, ln.Addr(), c.value(), c.path)
+	srv := &http.Server{Handler: handler(*node, *version, *unhealthy, c), ReadHeaderTimeout: 5 * time.Second}
+	about := ""
+	if *version != "" {
+		about = " version " + *version
+	}
+	if *unhealthy {
+		about += " (--unhealthy: /health answers 503)"
+	}
+	fmt.Fprintf(stdout, "demo service of node %s%s listening on http://%s (counter at %d, in %s)\n", *node, about, ln.Addr(), c.value(), c.path)
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
 	select {
@@ -64,9 +82,21 @@ func Main(ctx context.Context, args []string, stdout io.Writer) error {
 	}
 }
 
-func handler(node string, c *counter) http.Handler {
+// handler serves GET / ("node ID: request N", the counter's next value)
+// and GET /health ("ok", or "ok version V"). The body of GET / is the same
+// with or without a version (tests and the quickstart's README rely on it):
+// the version is in the VersionHeader and in /health.
+func handler(node, version string, unhealthy bool, c *counter) http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /health", func(w http.ResponseWriter, r *http.Request) {
+		if unhealthy {
+			http.Error(w, UnhealthyAnswer, http.StatusServiceUnavailable)
+			return
+		}
+		if version != "" {
+			fmt.Fprintf(w, "ok version %s\n", version)
+			return
+		}
 		fmt.Fprintln(w, "ok")
 	})
 	mux.HandleFunc("GET /{$}", func(w http.ResponseWriter, r *http.Request) {
@@ -77,7 +107,13 @@ func handler(node string, c *counter) http.Handler {
 		}
 		fmt.Fprintf(w, "node %s: request %d\n", node, n)
 	})
-	return mux
+	if version == "" {
+		return mux
+	}
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set(VersionHeader, version)
+		mux.ServeHTTP(w, r)
+	})
 }
 
 // counter is a request count persisted in a file (written to a temporary

@@ -42,16 +42,24 @@ func get(t *testing.T, url string) (int, string) {
 // start runs the service and waits until /health answers.
 func start(t *testing.T, addr, data, node string) (stop func() error) {
 	t.Helper()
+	stop, _ = startWith(t, addr, http.StatusOK, "--addr", addr, "--data", data, "--node", node)
+	return stop
+}
+
+// startWith runs the service with args and waits until /health answers
+// with status want; out is what the service printed.
+func startWith(t *testing.T, addr string, want int, args ...string) (stop func() error, out *testbin.Buffer) {
+	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
-	out := &testbin.Buffer{}
+	out = &testbin.Buffer{}
 	done := make(chan error, 1)
-	go func() { done <- Main(ctx, []string{"--addr", addr, "--data", data, "--node", node}, out) }()
+	go func() { done <- Main(ctx, args, out) }()
 	deadline := time.Now().Add(5 * time.Second)
 	for {
 		resp, err := http.Get("http://" + addr + "/health")
 		if err == nil {
 			resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
+			if resp.StatusCode == want {
 				break
 			}
 		}
@@ -74,7 +82,7 @@ func start(t *testing.T, addr, data, node string) (stop func() error) {
 		return result
 	}
 	t.Cleanup(func() { _ = stop() })
-	return stop
+	return stop, out
 }
 
 func TestCounterSurvivesRestart(t *testing.T) {
@@ -124,5 +132,62 @@ func TestBadInput(t *testing.T) {
 	defer ln.Close()
 	if err := Main(context.Background(), []string{"--addr", ln.Addr().String(), "--data", t.TempDir()}, io.Discard); err == nil {
 		t.Fatal("address in use: want an error")
+	}
+}
+
+func TestVersion(t *testing.T) {
+	data := t.TempDir()
+	addr := freeAddr(t)
+	stop, out := startWith(t, addr, http.StatusOK, "--addr", addr, "--data", data, "--node", "2", "--version", "7.1")
+	resp, err := http.Get("http://" + addr + "/")
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	// The body keeps its format (the quickstart's tests and README rely on
+	// it); the version is in a header.
+	if resp.StatusCode != 200 || string(b) != "node 2: request 1\n" || resp.Header.Get(VersionHeader) != "7.1" {
+		t.Fatalf("GET / = %d %q, %s: %q; want 200 %q, 7.1", resp.StatusCode, b, VersionHeader, resp.Header.Get(VersionHeader), "node 2: request 1\n")
+	}
+	if code, body := get(t, "http://"+addr+"/health"); code != 200 || body != "ok version 7.1\n" {
+		t.Fatalf("GET /health = %d %q, want 200 %q", code, body, "ok version 7.1\n")
+	}
+	if err := stop(); !errors.Is(err, ErrStopped) {
+		t.Fatalf("stopped service returned %v, want ErrStopped", err)
+	}
+	if !strings.Contains(out.String(), "node 2 version 7.1 listening on http://"+addr) {
+		t.Errorf("the start line does not give the version:\n%s", out)
+	}
+
+	// Without --version: no header, and /health says just ok.
+	start(t, addr, data, "2")
+	resp, err = http.Get("http://" + addr + "/")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if v, ok := resp.Header[VersionHeader]; ok {
+		t.Errorf("no --version: GET / has %s: %q", VersionHeader, v)
+	}
+}
+
+func TestUnhealthy(t *testing.T) {
+	addr := freeAddr(t)
+	stop, out := startWith(t, addr, http.StatusServiceUnavailable, "--addr", addr, "--data", t.TempDir(), "--node", "0", "--version", "2", "--unhealthy")
+	for range 3 {
+		if code, body := get(t, "http://"+addr+"/health"); code != http.StatusServiceUnavailable || body != UnhealthyAnswer+"\n" {
+			t.Fatalf("GET /health = %d %q, want 503 %q", code, body, UnhealthyAnswer)
+		}
+	}
+	// It listens and counts all the same.
+	if code, body := get(t, "http://"+addr+"/"); code != 200 || body != "node 0: request 1\n" {
+		t.Fatalf("GET / = %d %q", code, body)
+	}
+	if err := stop(); !errors.Is(err, ErrStopped) {
+		t.Fatalf("stopped service returned %v, want ErrStopped", err)
+	}
+	if !strings.Contains(out.String(), "version 2 (--unhealthy: /health answers 503)") {
+		t.Errorf("the start line does not say it is unhealthy:\n%s", out)
 	}
 }

@@ -14,4 +14,5 @@ echo "data volume: $VOLUME_DATA"
 exec "$CLOUD_COMPOSE_BIN" __demo-service \
   --addr "$INSTANCE_IP:{{ health.port }}" \
   --data "$VOLUME_DATA" \
-  --node "{{ _node_id }}"
+  --node "{{ _node_id }}" \
+  --version "${VERSION:-}"
