@@ -106,7 +106,7 @@ func printPlan(g *globals, p *cluster.Plan) {
 	fmt.Fprintf(w, "\nPlan: %d to create, %d to replace, %d to remove, %d unhealthy, %d dead, %d unchanged.\n",
 		s.Create, s.Replace, s.Remove, s.Unhealthy, s.Dead, s.Unchanged)
 	if p.Pending() {
-		fmt.Fprintln(w, "`cloud-compose cluster up` creates what is missing and replaces dead nodes; it leaves running nodes with another spec alone.")
+		fmt.Fprintln(w, "`cloud-compose cluster rollout` replaces the nodes marked replace, unhealthy or dead, one batch at a time, health-gated; `cloud-compose cluster up` only creates what is missing and replaces dead nodes.")
 	} else {
 		fmt.Fprintln(w, "No changes: every node runs its desired spec.")
 	}

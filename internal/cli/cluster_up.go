@@ -154,7 +154,7 @@ func (f *clusterUpFlags) run(cmd *cobra.Command, g *globals) error {
 		return &ExitError{Code: ExitFailed, Err: fmt.Errorf("%w. Fix the cause and run `cloud-compose cluster up` again: it launches only what is missing", err)}
 	}
 	if errors.Is(err, cluster.ErrUnhealthy) {
-		return &ExitError{Code: ExitFailed, Err: fmt.Errorf("%w: their instances run but fail the health check, and up leaves a running instance alone; `cloud-compose cluster logs %s` shows why", err, firstUnhealthy(res))}
+		return &ExitError{Code: ExitFailed, Err: fmt.Errorf("%w: their instances run but fail the health check, and up leaves a running instance alone; `cloud-compose cluster logs %s` shows why, `cloud-compose cluster rollout` replaces them", err, firstUnhealthy(res))}
 	}
 	return err
 }
@@ -269,7 +269,7 @@ func printStale(g *globals, res *cluster.UpResult) {
 	if len(nodes) == 0 {
 		return
 	}
-	fmt.Fprintf(g.streams.ErrOut, "%d node(s) (%s) run an older spec (%s), left running: `cloud-compose cluster plan` shows why\n",
+	fmt.Fprintf(g.streams.ErrOut, "%d node(s) (%s) run an older spec (%s), left running: `cloud-compose cluster plan` shows why, `cloud-compose cluster rollout` replaces them\n",
 		len(nodes), strings.Join(nodes, ", "), strings.Join(order, ", "))
 }
 

@@ -34,6 +34,9 @@ type Engine struct {
 	// new instances are tagged with (the coordinator's number). Without
 	// it, instances are tagged with the time of the run.
 	Generation func(ctx context.Context, specs map[string]provider.Spec) (int, error)
+	// OnRollout, when set, is told about each transition of each node in
+	// a rollout; called from several goroutines.
+	OnRollout func(RolloutEvent)
 	// Dir is the project directory: health, order and hook commands run
 	// there.
 	Dir string

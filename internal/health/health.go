@@ -36,6 +36,15 @@ type Check struct {
 	Command string
 	Dir     string
 	Env     []string
+	// Interval is the time between attempts (0: DefaultInterval).
+	Interval time.Duration
+}
+
+func (c Check) interval() time.Duration {
+	if c.Interval > 0 {
+		return c.Interval
+	}
+	return DefaultInterval
 }
 
 // Target is the node a check asks: its address and its id (for commands).
@@ -185,7 +194,7 @@ func (c Check) WaitAlive(ctx context.Context, t Target, timeout time.Duration, a
 		select {
 		case <-ctx.Done():
 			return ctx.Err()
-		case <-time.After(DefaultInterval):
+		case <-time.After(c.interval()):
 		}
 	}
 }
@@ -217,7 +226,7 @@ func (c Check) Hold(ctx context.Context, t Target, d time.Duration, alive func(c
 		select {
 		case <-ctx.Done():
 			return ctx.Err()
-		case <-time.After(min(left, DefaultInterval)):
+		case <-time.After(min(left, c.interval())):
 		}
 	}
 }

@@ -1,0 +1,869 @@
+package cluster
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/cloud-compose/cloud-compose-go/internal/config"
+	"github.com/cloud-compose/cloud-compose-go/internal/health"
+	"github.com/cloud-compose/cloud-compose-go/internal/provider"
+)
+
+// States of a node in a rollout, as progress shows them.
+const (
+	StateWaiting      = "waiting"      // in the queue, or waiting for quorum
+	StateDraining     = "draining"     // being taken out of the load balancer
+	StateSnapshotting = "snapshotting" // its data volumes are being snapshotted
+	StateTerminating  = "terminating"  // its old instance is being terminated
+	StateLaunching    = "launching"    // its new instance is being launched
+	StateBooting      = "booting"      // launched, not yet healthy
+	StateHealthy      = "healthy"      // passed health; holding for min_healthy_time
+	StateDone         = "done"         // on the target spec and healthy
+	StateFailed       = "failed"       // did not pass the gate (or a step failed)
+	StateRollingBack  = "rolling back" // going back to its previous spec
+	StateRolledBack   = "rolled back"  // back on its previous spec and healthy
+	StateUnchanged    = "unchanged"    // already on the target spec and healthy
+	StateSkipped      = "skipped"      // not selected (--node), or nothing to roll back to
+)
+
+// Errors of a rollout, wrapped.
+var (
+	// ErrBelowQuorum: fewer nodes are healthy than min_healthy, before
+	// the start (refused without --force) or before a batch.
+	ErrBelowQuorum = errors.New("the cluster is below min_healthy")
+	// ErrRolloutFailed: a node did not pass its gate (or a step failed);
+	// the rollout stopped there.
+	ErrRolloutFailed = errors.New("rollout failed")
+)
+
+// GatePoll is how often a rollout probes a node it waits for: short, so
+// that the tool adds little to a node's boot time.
+var GatePoll = 50 * time.Millisecond
+
+// RolloutOptions are `rollout`'s flags.
+type RolloutOptions struct {
+	provider.UpOptions
+	CloudInit bool
+	// MaxUnavailable overrides rollout.max_unavailable (0: the config's).
+	MaxUnavailable int
+	// Nodes, when set, limits the rollout to these node ids.
+	Nodes []string
+	// NoRollback turns rollout.auto_rollback off.
+	NoRollback bool
+	// Force starts (and goes on) below min_healthy.
+	Force bool
+	// Specs, when set, are the specs to roll out instead of the desired
+	// ones (rollback: a generation's recorded specs), by node id.
+	Specs map[string]provider.Spec
+}
+
+// RolloutGenerations is what the coordinator knows: the generation new
+// instances are tagged with, and the recorded specs a failed rollout goes
+// back to.
+type RolloutGenerations struct {
+	Target int
+	// Recorded are generations' specs by number, then node id: a node
+	// rolled back gets the spec of its old instance's generation, or
+	// Fallback's when that instance had no (known) generation.
+	Recorded map[int]map[string]provider.Spec
+	Fallback int
+}
+
+// NodeTimings are how long one node's steps took.
+type NodeTimings struct {
+	Hooks     time.Duration `json:"hooks"`
+	Snapshot  time.Duration `json:"snapshot"`
+	Terminate time.Duration `json:"terminate"`
+	Launch    time.Duration `json:"launch"`    // the Launch call
+	Running   time.Duration `json:"running"`   // launch accepted → running
+	Healthy   time.Duration `json:"healthy"`   // running → first passing probe
+	Hold      time.Duration `json:"hold"`      // min_healthy_time
+	Total     time.Duration `json:"total"`     // the node's whole replacement
+	Overhead  time.Duration `json:"overhead"`  // Total minus the waits above
+	Completed time.Time     `json:"completed"` // when the node was done
+}
+
+// RolloutNode is one node's part in a rollout.
+type RolloutNode struct {
+	ID    string `json:"id"`
+	IP    string `json:"ip,omitempty"`
+	State string `json:"state"`
+	// Why the node is replaced: spec changes, "unhealthy: …", "dead: …",
+	// "missing".
+	Reasons []string `json:"reasons,omitempty"`
+	// OldInstance is the instance replaced; NewInstance the one launched.
+	OldInstance   string `json:"old_instance,omitempty"`
+	NewInstance   string `json:"new_instance,omitempty"`
+	OldGeneration string `json:"old_generation,omitempty"`
+	Generation    string `json:"generation,omitempty"`
+	// Snapshots are the snapshots taken before terminating the old
+	// instance, which the new one restores.
+	Snapshots []string `json:"snapshots,omitempty"`
+	URL       string   `json:"url,omitempty"`
+	Error     string   `json:"error,omitempty"`
+	// LogTail is the end of the boot log of a node that failed its gate.
+	LogTail []string     `json:"log_tail,omitempty"`
+	Timings *NodeTimings `json:"timings,omitempty"`
+}
+
+// RolloutResult is what a rollout did.
+type RolloutResult struct {
+	Cluster    string        `json:"cluster"`
+	Generation int           `json:"generation,omitempty"`
+	Nodes      []RolloutNode `json:"nodes"`
+	// Complete: every configured node runs the target spec and is
+	// healthy (the generation can become active).
+	Complete   bool              `json:"complete"`
+	RolledBack bool              `json:"rolled_back,omitempty"`
+	Refresh    *provider.Refresh `json:"refresh,omitempty"` // group mode
+	Duration   time.Duration     `json:"duration"`
+}
+
+// RolloutEvent is one transition of one node.
+type RolloutEvent struct {
+	Node    RolloutNode
+	Elapsed time.Duration // since the node's replacement began
+	Detail  string
+}
+
+// rolloutWork is one node in a rollout.
+type rolloutWork struct {
+	idx    int
+	node   config.Node
+	spec   provider.Spec // the target spec
+	live   *provider.Instance
+	dead   []provider.Instance
+	action string // replace | await | none
+	// healthy: the live instance passed the first probe
+	healthy bool
+	start   time.Time
+	// replaced: the old instance was terminated in this run, so a
+	// rollback puts the node back on oldSpec.
+	replaced bool
+	oldGen   string
+}
+
+// Actions of rolloutWork.
+const (
+	workReplace = "replace" // terminate (if any) and launch the target spec
+	workAwait   = "await"   // already on the target spec, launched by an interrupted run: gate it
+	workNone    = "none"
+)
+
+// RolloutPlan is what PrepareRollout found: ApplyRollout carries it out.
+type RolloutPlan struct {
+	opts  RolloutOptions
+	res   provider.Resolution
+	work  []*rolloutWork
+	specs map[string]provider.Spec
+	group *provider.Spec
+	// observed at prepare, for classification at apply
+	observed []provider.Instance
+	probes   map[string]error
+}
+
+// Specs are the target specs by node id (for the coordinator).
+func (p *RolloutPlan) Specs() map[string]provider.Spec {
+	if p.group != nil {
+		return map[string]provider.Spec{"": *p.group}
+	}
+	return p.specs
+}
+
+// PrepareRollout observes the cluster, computes every node's target spec
+// and probes every node, with no mutating call.
+func (e *Engine) PrepareRollout(ctx context.Context, opts RolloutOptions) (*RolloutPlan, error) {
+	if err := e.Cluster.CheckUp(); err != nil {
+		return nil, err
+	}
+	observed, err := e.Observe(ctx)
+	if err != nil {
+		return nil, err
+	}
+	p := &RolloutPlan{opts: opts, observed: observed, specs: map[string]provider.Spec{}}
+	if g, ok := e.Provider.(provider.GroupProvider); ok && g.GroupMode() {
+		r, err := e.Provider.Resolve(ctx, e.ID, observed, provider.ResolveOptions{UpOptions: opts.UpOptions, Check: true})
+		if err != nil {
+			return nil, err
+		}
+		specs, err := e.specs(r, []config.Node{{}}, opts.CloudInit)
+		if err != nil {
+			return nil, err
+		}
+		if s, ok := opts.Specs[""]; ok {
+			specs[0] = s
+		}
+		p.res, p.group = r, &specs[0]
+		return p, nil
+	}
+	nodes := e.Cluster.Nodes()
+	var launch []config.Node
+	for _, n := range nodes {
+		if m := provider.MatchNode(observed, n); m.Live == nil {
+			launch = append(launch, n)
+		}
+	}
+	r, err := e.Provider.Resolve(ctx, e.ID, observed, provider.ResolveOptions{UpOptions: opts.UpOptions, Launch: launch, Check: true})
+	if err != nil {
+		return nil, err
+	}
+	specs, err := e.specs(r, nodes, opts.CloudInit)
+	if err != nil {
+		return nil, err
+	}
+	for i, n := range nodes {
+		s := specs[i]
+		if opts.Specs != nil {
+			rec, ok := opts.Specs[n.ID]
+			if !ok {
+				continue // the generation has no spec for this node: left alone
+			}
+			s = rec
+		}
+		p.specs[n.ID] = s
+	}
+	p.res = r
+	p.probes = probeAll(ctx, e.check(), observed)
+	return p, nil
+}
+
+// rolloutRun is the state of one rollout.
+type rolloutRun struct {
+	e    *Engine
+	p    *RolloutPlan
+	gens RolloutGenerations
+	cfg  config.Rollout
+	chk  *health.Check
+	res  *RolloutResult
+
+	mu   sync.Mutex
+	work []*rolloutWork
+	// rollbackErr is why the automatic rollback failed, if it did.
+	rollbackErr error
+}
+
+// ApplyRollout replaces, batch by batch, every node whose instance runs
+// another spec than its target, is unhealthy, dead or missing: under
+// min_healthy never, each new node health-gated; a node that fails its
+// gate stops the rollout and, with auto_rollback, every node replaced in
+// this run goes back to its previous spec.
+func (e *Engine) ApplyRollout(ctx context.Context, p *RolloutPlan, gens RolloutGenerations) (*RolloutResult, error) {
+	start := time.Now()
+	res := &RolloutResult{Cluster: e.Cluster.Name, Generation: gens.Target, Nodes: []RolloutNode{}}
+	defer func() { res.Duration = time.Since(start).Round(time.Millisecond) }()
+	if p.group != nil {
+		return e.refreshGroup(ctx, p, res)
+	}
+	u := &rolloutRun{e: e, p: p, gens: gens, cfg: e.Cluster.Rollout, chk: e.check(), res: res}
+	if p.opts.MaxUnavailable > 0 {
+		u.cfg.MaxUnavailable = p.opts.MaxUnavailable
+	}
+	if p.opts.NoRollback {
+		u.cfg.AutoRollback = false
+	}
+	u.classify()
+	minHealthy := u.minHealthy()
+	healthy, unhealthy := u.countHealthy()
+	if healthy < minHealthy && !p.opts.Force {
+		return res, fmt.Errorf("%w: %d of %d nodes are healthy, min_healthy is %d (unhealthy: %s); fix them first, or run with --force to replace them anyway",
+			ErrBelowQuorum, healthy, len(u.work), minHealthy, strings.Join(unhealthy, ", "))
+	}
+	queue, err := u.order(ctx)
+	if err != nil {
+		return res, err
+	}
+	if len(queue) > 0 {
+		if err := e.ensure(ctx); err != nil {
+			return res, err
+		}
+	}
+	failed := u.runQueue(ctx, queue, false)
+	if failed != nil && ctx.Err() == nil && u.cfg.AutoRollback {
+		u.rollback(ctx)
+	}
+	res.Complete = u.complete()
+	switch {
+	case ctx.Err() != nil:
+		return res, ctx.Err()
+	case failed != nil && u.rollbackErr != nil:
+		return res, fmt.Errorf("%w: %w; the automatic rollback failed too: %w", ErrRolloutFailed, failed, u.rollbackErr)
+	case failed != nil:
+		return res, fmt.Errorf("%w: %w", ErrRolloutFailed, failed)
+	}
+	return res, nil
+}
+
+// minHealthy is how many nodes must stay healthy: rollout.min_healthy, by
+// default a majority — but never all of them, so that a default rollout of
+// one or two nodes can go one at a time.
+func (u *rolloutRun) minHealthy() int { return minHealthyOf(u.cfg.MinHealthy, len(u.work)) }
+
+func minHealthyOf(configured, n int) int {
+	if configured > 0 {
+		return configured
+	}
+	return max(0, min(n/2+1, n-1))
+}
+
+// classify decides what each node needs, from prepare's observation.
+func (u *rolloutRun) classify() {
+	e, p := u.e, u.p
+	selected := map[string]bool{}
+	for _, id := range p.opts.Nodes {
+		selected[id] = true
+	}
+	target := strconv.Itoa(u.gens.Target)
+	for i, n := range e.Cluster.Nodes() {
+		m := provider.MatchNode(p.observed, n)
+		spec, hasSpec := p.specs[n.ID]
+		w := &rolloutWork{idx: i, node: n, spec: spec, live: m.Live, dead: m.Dead, action: workNone}
+		r := RolloutNode{ID: n.ID, IP: n.IP, State: StateUnchanged}
+		if m.Live != nil {
+			r.OldInstance, r.OldGeneration, r.IP = m.Live.ID, m.Live.Generation, m.Live.IP
+			w.oldGen = m.Live.Generation
+			probe := p.probes[m.Live.ID]
+			w.healthy = m.Live.State == provider.Running && (u.chk == nil || probe == nil)
+			if u.chk != nil && m.Live.State == provider.Running {
+				_, probed := p.probes[m.Live.ID]
+				w.healthy = probed && probe == nil
+			}
+			current := hasSpec && (len(provider.Changes(*m.Live, spec)) == 0 || (m.Live.Generation == target && target != "0"))
+			switch {
+			case !hasSpec:
+				r.State = StateSkipped
+				r.Reasons = []string{"the generation has no spec for this node"}
+			case current && w.healthy:
+			case current && time.Since(m.Live.Launched) < u.cfg.HealthyDeadline:
+				w.action, w.oldGen = workAwait, ""
+				r.Reasons = []string{"launched " + m.Live.Launched.Format(time.RFC3339) + " (by an interrupted run?): waiting for its health"}
+				r.NewInstance, r.Generation = m.Live.ID, m.Live.Generation
+			case current:
+				w.action = workReplace
+				r.Reasons = []string{"unhealthy: " + errString(probe, "not running")}
+			default:
+				w.action = workReplace
+				for _, c := range provider.Changes(*m.Live, spec) {
+					r.Reasons = append(r.Reasons, c.String())
+				}
+				if !w.healthy {
+					r.Reasons = append(r.Reasons, "unhealthy: "+errString(probe, "not running"))
+				}
+			}
+		} else {
+			w.action = workReplace
+			switch {
+			case !hasSpec:
+				w.action = workNone
+				r.State = StateSkipped
+				r.Reasons = []string{"the generation has no spec for this node"}
+			case len(m.Dead) > 0:
+				r.Reasons = []string{"dead: " + deadReason(m.Dead)}
+				r.OldInstance, r.OldGeneration = m.Dead[len(m.Dead)-1].ID, m.Dead[len(m.Dead)-1].Generation
+				w.oldGen = r.OldGeneration
+			default:
+				r.Reasons = []string{"missing: no instance (an interrupted rollout terminated it, or it was never launched)"}
+			}
+		}
+		if len(selected) > 0 && !selected[n.ID] && w.action != workNone {
+			w.action = workNone
+			r.State = StateSkipped
+			r.Reasons = append([]string{"not selected with --node"}, r.Reasons...)
+		}
+		if w.action != workNone {
+			r.State = StateWaiting
+		}
+		u.res.Nodes = append(u.res.Nodes, r)
+		u.work = append(u.work, w)
+	}
+}
+
+func errString(err error, none string) string {
+	if err == nil {
+		return none
+	}
+	return err.Error()
+}
+
+// countHealthy counts the nodes that are healthy now (from the last
+// probes) and names the others.
+func (u *rolloutRun) countHealthy() (int, []string) {
+	n := 0
+	var bad []string
+	for _, w := range u.work {
+		if w.healthy {
+			n++
+		} else {
+			bad = append(bad, w.node.ID)
+		}
+	}
+	return n, bad
+}
+
+// order is the queue: nodes with no healthy instance first (they cost no
+// quorum, and an interrupted run's node is finished first), then the rest
+// in config order or rollout.order_command's.
+func (u *rolloutRun) order(ctx context.Context) ([]*rolloutWork, error) {
+	var first, rest []*rolloutWork
+	for _, w := range u.work {
+		switch {
+		case w.action == workNone:
+		case w.action == workAwait || !w.healthy:
+			first = append(first, w)
+		default:
+			rest = append(rest, w)
+		}
+	}
+	if u.cfg.OrderCommand != "" && len(rest) > 1 {
+		ordered, err := u.e.orderCommand(ctx, u.cfg.OrderCommand, rest)
+		if err != nil {
+			return nil, err
+		}
+		rest = ordered
+	}
+	return append(first, rest...), nil
+}
+
+// runQueue replaces the queue's nodes batch by batch; it returns the first
+// failure. rollingBack marks the second pass of a failed rollout.
+func (u *rolloutRun) runQueue(ctx context.Context, queue []*rolloutWork, rollingBack bool) error {
+	minHealthy := u.minHealthy()
+	batchMax := max(1, u.cfg.MaxUnavailable)
+	for len(queue) > 0 {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		batch, err := u.nextBatch(ctx, queue, batchMax, minHealthy)
+		if err != nil {
+			return err
+		}
+		queue = queue[len(batch):]
+		var wg sync.WaitGroup
+		errs := make([]error, len(batch))
+		for i, w := range batch {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				errs[i] = u.replace(ctx, w, rollingBack)
+			}()
+		}
+		wg.Wait()
+		if err := errors.Join(errs...); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// nextBatch takes, in queue order, as many nodes as max_unavailable allows
+// without the healthy nodes going below min: a node with a healthy
+// instance costs one. When not even the first node may go, it waits for
+// the cluster to recover (up to healthy_deadline), then fails.
+func (u *rolloutRun) nextBatch(ctx context.Context, queue []*rolloutWork, batchMax, minHealthy int) ([]*rolloutWork, error) {
+	deadline := time.Now().Add(u.cfg.HealthyDeadline)
+	for {
+		u.probeAll(ctx)
+		healthy, unhealthy := u.countHealthy()
+		n := 0
+		cost := 0
+		for _, w := range queue {
+			if n == batchMax {
+				break
+			}
+			c := 0
+			if w.healthy {
+				c = 1
+			}
+			if healthy-cost-c < minHealthy && !u.p.opts.Force {
+				break
+			}
+			cost += c
+			n++
+		}
+		if n > 0 {
+			return queue[:n], nil
+		}
+		if time.Now().After(deadline) {
+			return nil, fmt.Errorf("%w: replacing node %s would leave %d healthy nodes, min_healthy is %d (unhealthy: %s); waited %s for them to recover",
+				ErrBelowQuorum, queue[0].node.ID, healthy-1, minHealthy, strings.Join(unhealthy, ", "), u.cfg.HealthyDeadline)
+		}
+		u.event(queue[0], StateWaiting, "waiting for quorum: unhealthy "+strings.Join(unhealthy, ", "))
+		select {
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		case <-time.After(health.DefaultInterval):
+		}
+	}
+}
+
+// probeAll probes every node's current instance once, in parallel.
+func (u *rolloutRun) probeAll(ctx context.Context) {
+	insts, err := u.e.Observe(ctx)
+	if err != nil {
+		return // keep the last answers
+	}
+	probes := probeAll(ctx, u.chk, insts)
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	for _, w := range u.work {
+		m := provider.MatchNode(insts, w.node)
+		if m.Live == nil || m.Live.State != provider.Running {
+			w.healthy = false
+			continue
+		}
+		err, probed := probes[m.Live.ID]
+		w.healthy = u.chk == nil || (probed && err == nil)
+	}
+}
+
+// event reports a transition of w.
+func (u *rolloutRun) event(w *rolloutWork, state, detail string) {
+	u.mu.Lock()
+	r := &u.res.Nodes[w.idx]
+	r.State = state
+	cp := *r
+	u.mu.Unlock()
+	if u.e.OnRollout != nil {
+		var el time.Duration
+		if !w.start.IsZero() {
+			el = time.Since(w.start)
+		}
+		u.e.OnRollout(RolloutEvent{Node: cp, Elapsed: el, Detail: detail})
+	}
+}
+
+// set changes w's row under the lock.
+func (u *rolloutRun) set(w *rolloutWork, f func(r *RolloutNode)) {
+	u.mu.Lock()
+	f(&u.res.Nodes[w.idx])
+	u.mu.Unlock()
+}
+
+// replace takes one node through the steps: hooks, snapshot, terminate,
+// launch, running, the health gate. rollingBack: the target is the
+// node's previous spec.
+func (u *rolloutRun) replace(ctx context.Context, w *rolloutWork, rollingBack bool) (err error) {
+	e := u.e
+	w.start = time.Now()
+	tm := &NodeTimings{}
+	u.set(w, func(r *RolloutNode) { r.Timings = tm })
+	defer func() {
+		tm.Total = time.Since(w.start)
+		tm.Overhead = tm.Total - tm.Hooks - tm.Snapshot - tm.Terminate - tm.Launch - tm.Running - tm.Healthy - tm.Hold
+		tm.Completed = time.Now()
+		if err != nil {
+			u.set(w, func(r *RolloutNode) {
+				if r.Error == "" {
+					r.Error = err.Error()
+				}
+			})
+			u.event(w, StateFailed, err.Error())
+			err = fmt.Errorf("node %s: %w", w.node.ID, err)
+		}
+	}()
+	spec, gen := w.spec, strconv.Itoa(u.gens.Target)
+	if rollingBack {
+		spec, gen = u.previousSpec(w)
+	}
+	env := u.hookEnv(w, gen)
+	var inst provider.Instance
+	if w.action == workAwait {
+		inst = *w.live
+	} else {
+		if hook := u.cfg.BeforeNode; hook != "" {
+			t := time.Now()
+			if err := e.runHook(ctx, "hooks.before_node", hook, env); err != nil {
+				return err
+			}
+			tm.Hooks += time.Since(t)
+		}
+		old := w.live
+		if old == nil && len(w.dead) > 0 {
+			old = &w.dead[len(w.dead)-1]
+		}
+		if old != nil && u.snapshotting(spec) {
+			u.event(w, StateSnapshotting, "")
+			t := time.Now()
+			snaps, err := e.Provider.(provider.NodeSnapshotter).SnapshotInstance(ctx, e.ID, *old)
+			tm.Snapshot = time.Since(t)
+			if err != nil {
+				return fmt.Errorf("snapshot %s: %w", old.ID, err)
+			}
+			spec, err = u.withSnapshots(w, spec, snaps, rollingBack)
+			if err != nil {
+				return err
+			}
+		}
+		var ids []string
+		if w.live != nil {
+			ids = append(ids, w.live.ID)
+		}
+		ids = append(ids, instanceIDs(w.dead)...)
+		if len(ids) > 0 {
+			u.event(w, StateTerminating, strings.Join(ids, ", "))
+			t := time.Now()
+			// ours, launched with protection: off for these alone
+			if err := e.Provider.Terminate(ctx, ids, true); err != nil {
+				return fmt.Errorf("terminate %s: %w", strings.Join(ids, ", "), err)
+			}
+			w.replaced = true
+			if err := e.Provider.WaitTerminated(ctx, ids); err != nil {
+				return fmt.Errorf("wait for %s to terminate: %w", strings.Join(ids, ", "), err)
+			}
+			tm.Terminate = time.Since(t)
+		}
+		w.replaced = true
+		w.live, w.dead = nil, nil
+		u.event(w, StateLaunching, "")
+		t := time.Now()
+		inst, err = e.Provider.Launch(ctx, provider.LaunchSpec{Cluster: e.ID, Node: w.node, Spec: spec, Generation: gen})
+		tm.Launch = time.Since(t)
+		if err != nil {
+			return fmt.Errorf("launch: %w", err)
+		}
+	}
+	w.live = &inst
+	u.set(w, func(r *RolloutNode) {
+		r.NewInstance, r.Generation = inst.ID, gen
+		if inst.IP != "" {
+			r.IP = inst.IP
+		}
+	})
+	u.event(w, StateBooting, inst.ID)
+	t := time.Now()
+	running, err := e.Provider.WaitRunning(ctx, []provider.Instance{inst})
+	tm.Running = time.Since(t)
+	if err == nil && len(running) == 0 {
+		err = fmt.Errorf("instance %s did not reach running", inst.ID)
+	}
+	if err != nil {
+		return fmt.Errorf("after launch: %w", err)
+	}
+	inst = running[0]
+	w.live = &inst
+	if err := u.gate(ctx, w, inst, tm); err != nil {
+		return err
+	}
+	if hook := u.cfg.AfterNode; hook != "" && w.action != workAwait {
+		t := time.Now()
+		if err := e.runHook(ctx, "hooks.after_node", hook, u.hookEnv(w, gen)); err != nil {
+			return err
+		}
+		tm.Hooks += time.Since(t)
+	}
+	w.healthy = true
+	state := StateDone
+	if rollingBack {
+		state = StateRolledBack
+	}
+	u.set(w, func(r *RolloutNode) {
+		if u.chk != nil {
+			r.URL = u.chk.URL(r.IP)
+		}
+	})
+	u.event(w, state, "")
+	return nil
+}
+
+// gate waits for the new instance to pass health within healthy_deadline
+// (from its launch), then to stay healthy for min_healthy_time; a failed
+// hold starts the wait again while the deadline lasts. Without a health
+// check, running is enough.
+func (u *rolloutRun) gate(ctx context.Context, w *rolloutWork, inst provider.Instance, tm *NodeTimings) error {
+	if u.chk == nil || inst.IP == "" {
+		return nil
+	}
+	e := u.e
+	chk := *u.chk
+	var alive func(context.Context) error
+	if watcher, ok := e.Provider.(provider.Watcher); ok {
+		alive = func(ctx context.Context) error { return watcher.Alive(ctx, inst.ID) }
+	}
+	since := inst.Launched
+	if since.IsZero() || time.Since(since) > u.cfg.HealthyDeadline {
+		since = time.Now()
+	}
+	deadline := since.Add(u.cfg.HealthyDeadline)
+	target := health.Target{IP: inst.IP, Node: w.node.ID}
+	t := time.Now()
+	for {
+		err := waitPoll(ctx, chk, target, time.Until(deadline), alive)
+		if err == nil {
+			tm.Healthy += time.Since(t)
+			u.event(w, StateHealthy, "holding "+u.cfg.MinHealthyTime.String())
+			t = time.Now()
+			err = chk.Hold(ctx, target, u.cfg.MinHealthyTime, alive)
+			tm.Hold += time.Since(t)
+			if err == nil {
+				return nil
+			}
+			t = time.Now()
+		}
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		if errors.Is(err, health.ErrDied) || time.Now().After(deadline) {
+			tail := e.logTail(ctx, inst.ID)
+			u.set(w, func(r *RolloutNode) { r.LogTail = tail })
+			return fmt.Errorf("health gate (healthy_deadline %s, min_healthy_time %s): %w", u.cfg.HealthyDeadline, u.cfg.MinHealthyTime, err)
+		}
+	}
+}
+
+// waitPoll is WaitAlive probing every GatePoll.
+func waitPoll(ctx context.Context, chk health.Check, t health.Target, wait time.Duration, alive func(context.Context) error) error {
+	if wait <= 0 {
+		wait = time.Millisecond
+	}
+	chk.Interval = GatePoll
+	return chk.WaitAlive(ctx, t, wait, alive)
+}
+
+// snapshotting reports whether the node's data is snapshotted before its
+// instance is terminated: rollout.data snapshot, or by default on a
+// provider whose volumes do not outlive instances (not local) when the
+// spec has data volumes.
+func (u *rolloutRun) snapshotting(spec provider.Spec) bool {
+	if _, ok := u.e.Provider.(provider.NodeSnapshotter); !ok {
+		return false
+	}
+	switch u.cfg.Data {
+	case config.RolloutDataSnapshot:
+		return true
+	case "":
+		if u.e.Cluster.Provider == "local" {
+			return false
+		}
+		for _, v := range spec.Volumes {
+			if !v.Ephemeral {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// withSnapshots makes spec restore exactly snaps: rolling forward, the
+// node's spec is computed again from the resolution with these snapshots
+// (templates see them as volumes[].snapshot); rolling back, the recorded
+// spec (its user data as recorded) gets them on its volumes.
+func (u *rolloutRun) withSnapshots(w *rolloutWork, spec provider.Spec, snaps map[int]provider.Snapshot, rollingBack bool) (provider.Spec, error) {
+	var ids []string
+	for _, s := range snaps {
+		ids = append(ids, s.ID)
+	}
+	u.set(w, func(r *RolloutNode) { r.Snapshots = ids })
+	if len(snaps) == 0 {
+		return spec, nil
+	}
+	if rollingBack || u.p.opts.Specs != nil {
+		byDevice := map[string]string{}
+		for _, s := range snaps {
+			byDevice[s.Device] = s.ID
+		}
+		vols := append([]provider.VolumeSpec(nil), spec.Volumes...)
+		for i, v := range vols {
+			if id, ok := byDevice[v.Device]; ok && v.Device != "" {
+				vols[i].Snapshot = id
+			} else if id, ok := byDevice[v.Name]; ok {
+				vols[i].Snapshot = id
+			}
+		}
+		spec.Volumes = vols
+		return spec, nil
+	}
+	r := u.p.res
+	choices := map[int]provider.SnapshotChoice{}
+	for k, v := range r.Snapshots {
+		choices[k] = v
+	}
+	for idx, s := range snaps {
+		c := choices[idx]
+		byNode := map[string]string{}
+		for k, v := range c.ByNode {
+			byNode[k] = v
+		}
+		byNode[w.node.ID] = s.ID
+		c.ByNode = byNode
+		choices[idx] = c
+	}
+	r.Snapshots = choices
+	specs, err := u.e.specs(r, []config.Node{w.node}, u.p.opts.CloudInit)
+	if err != nil {
+		return spec, err
+	}
+	return specs[0], nil
+}
+
+// previousSpec is the spec (and generation) a node goes back to: its old
+// instance's generation's, else the active generation's (Fallback).
+func (u *rolloutRun) previousSpec(w *rolloutWork) (provider.Spec, string) {
+	if n, err := strconv.Atoi(w.oldGen); err == nil && n != u.gens.Target {
+		if s, ok := u.gens.Recorded[n][w.node.ID]; ok {
+			return s, w.oldGen
+		}
+	}
+	s := u.gens.Recorded[u.gens.Fallback][w.node.ID]
+	return s, strconv.Itoa(u.gens.Fallback)
+}
+
+// rollback puts the rollout's nodes back on their previous spec, one
+// batch at a time, with the same gates: every node replaced in this run,
+// and every node an interrupted run of the same rollout left on the
+// target generation. A node whose previous spec is the target spec, or
+// unknown, stays.
+func (u *rolloutRun) rollback(ctx context.Context) {
+	var queue []*rolloutWork
+	target := strconv.Itoa(u.gens.Target)
+	for _, w := range u.work {
+		onTarget := w.live != nil && w.live.Generation == target
+		if !w.replaced && !onTarget {
+			continue
+		}
+		s, _ := u.previousSpec(w)
+		if s.Image == "" && s.UserData == "" && s.InstanceType == "" {
+			u.set(w, func(r *RolloutNode) { r.Error = strings.TrimPrefix(r.Error+"; no recorded spec to roll back to", "; ") })
+			continue
+		}
+		if s.Hash() == w.spec.Hash() {
+			continue // its previous spec is the one that failed: nothing to go back to
+		}
+		w.action = workReplace
+		queue = append(queue, w)
+	}
+	if len(queue) == 0 {
+		return
+	}
+	u.res.RolledBack = true
+	// the failed nodes first: they are down
+	var down, up []*rolloutWork
+	for _, w := range queue {
+		if w.healthy {
+			up = append(up, w)
+		} else {
+			down = append(down, w)
+		}
+	}
+	for _, w := range append(down, up...) {
+		u.event(w, StateRollingBack, "")
+	}
+	if err := u.runQueue(ctx, append(down, up...), true); err != nil {
+		u.e.Log.Warn("rollback failed", "error", err)
+		u.rollbackErr = err
+	}
+}
+
+// complete reports whether every configured node runs its target spec
+// (launched in this run or found so) and is healthy.
+func (u *rolloutRun) complete() bool {
+	for _, r := range u.res.Nodes {
+		if r.State != StateDone && r.State != StateUnchanged {
+			return false
+		}
+	}
+	return true
+}
