@@ -31,51 +31,85 @@ func (p *ec2Provider) Snapshot(ctx context.Context, cluster provider.ClusterID) 
 		return nil, err
 	}
 	nodeOf := map[string]string{}
-	var ids []string
 	for _, i := range insts {
-		if (i.State.Live() || i.State == provider.Stopped) && i.Foreign == "" {
-			ids = append(ids, i.ID)
+		if snapshottable(i.State) && i.Foreign == "" {
 			nodeOf[i.ID] = i.NodeID
 		}
 	}
-	if len(ids) == 0 {
+	if len(nodeOf) == 0 {
 		return nil, nil
 	}
-	type vol struct{ id, device, instance, vpc string }
-	var vols []vol
+	vols, err := p.dataVolumes(ctx, nodeOf, nil)
+	if err != nil {
+		return nil, err
+	}
+	return p.snapshotVolumes(ctx, cluster, vols)
+}
+
+// snapshottable reports whether `cluster snapshot` takes the volumes of an
+// instance in this state: a live or stopped one.
+func snapshottable(s provider.State) bool { return s.Live() || s == provider.Stopped }
+
+// dataVolume is an EBS data volume of an instance: one that is not its
+// root device.
+type dataVolume struct{ id, device, instance, node, vpc string }
+
+// dataVolumes returns the EBS data volumes of the instances of nodeOf
+// (instance id -> node id), in one paginated DescribeInstances, sorted by
+// node, then device. check, when set, is asked about each instance
+// described and can refuse it.
+func (p *ec2Provider) dataVolumes(ctx context.Context, nodeOf map[string]string, check func(ec2types.Instance) error) ([]dataVolume, error) {
+	ids := make([]string, 0, len(nodeOf))
+	for id := range nodeOf {
+		ids = append(ids, id)
+	}
+	sort.Strings(ids)
+	var vols []dataVolume
 	pages := ec2.NewDescribeInstancesPaginator(p.ec2, &ec2.DescribeInstancesInput{InstanceIds: ids})
 	for pages.HasMorePages() {
 		page, err := pages.NextPage(ctx)
 		if err != nil {
-			return nil, wrapErr("describe the cluster's volumes", err)
+			return nil, wrapErr("describe the instances' volumes", err)
 		}
 		for _, r := range page.Reservations {
 			for _, i := range r.Instances {
-				root := aws.ToString(i.RootDeviceName)
+				if check != nil {
+					if err := check(i); err != nil {
+						return nil, err
+					}
+				}
+				id, root := aws.ToString(i.InstanceId), aws.ToString(i.RootDeviceName)
 				for _, m := range i.BlockDeviceMappings {
 					dev := aws.ToString(m.DeviceName)
 					if m.Ebs == nil || dev == root {
 						continue
 					}
-					vols = append(vols, vol{aws.ToString(m.Ebs.VolumeId), dev, aws.ToString(i.InstanceId), aws.ToString(i.VpcId)})
+					vols = append(vols, dataVolume{aws.ToString(m.Ebs.VolumeId), dev, id, nodeOf[id], aws.ToString(i.VpcId)})
 				}
 			}
 		}
 	}
 	sort.Slice(vols, func(a, b int) bool {
-		if nodeOf[vols[a].instance] != nodeOf[vols[b].instance] {
-			return nodeOf[vols[a].instance] < nodeOf[vols[b].instance]
+		if vols[a].node != vols[b].node {
+			return vols[a].node < vols[b].node
 		}
 		return vols[a].device < vols[b].device
 	})
+	return vols, nil
+}
+
+// snapshotVolumes starts a snapshot of each volume, one CreateSnapshot
+// each, tagged at creation as `up` restores them (findSnapshots):
+// ClusterName, DeviceName, Name, the node, the environment and the VPC.
+// It returns the snapshots started until the first failure.
+func (p *ec2Provider) snapshotVolumes(ctx context.Context, cluster provider.ClusterID, vols []dataVolume) ([]provider.Snapshot, error) {
 	var out []provider.Snapshot
 	for _, v := range vols {
-		node := nodeOf[v.instance]
 		tags := []ec2types.Tag{
 			{Key: aws.String(provider.TagCluster), Value: aws.String(cluster.Name)},
 			{Key: aws.String("DeviceName"), Value: aws.String(v.device)},
-			{Key: aws.String(provider.TagName), Value: aws.String(cluster.Name + "-" + node + v.device)},
-			{Key: aws.String(provider.TagNode), Value: aws.String(node)},
+			{Key: aws.String(provider.TagName), Value: aws.String(cluster.Name + "-" + v.node + v.device)},
+			{Key: aws.String(provider.TagNode), Value: aws.String(v.node)},
 		}
 		if cluster.Env != "" {
 			tags = append(tags, ec2types.Tag{Key: aws.String(provider.TagEnv), Value: aws.String(cluster.Env)})
@@ -85,17 +119,17 @@ func (p *ec2Provider) Snapshot(ctx context.Context, cluster provider.ClusterID) 
 		}
 		res, err := p.ec2.CreateSnapshot(ctx, &ec2.CreateSnapshotInput{
 			VolumeId:          aws.String(v.id),
-			Description:       aws.String("cloud-compose " + cluster.Name + " node " + node + " " + v.device),
+			Description:       aws.String("cloud-compose " + cluster.Name + " node " + v.node + " " + v.device),
 			TagSpecifications: []ec2types.TagSpecification{{ResourceType: ec2types.ResourceTypeSnapshot, Tags: tags}},
 		})
 		if err != nil {
-			return out, wrapErr("snapshot "+v.id+" of node "+node, err)
+			return out, wrapErr("snapshot "+v.id+" of node "+v.node, err)
 		}
 		started := aws.ToTime(res.StartTime)
 		if started.IsZero() {
 			started = time.Now()
 		}
-		out = append(out, provider.Snapshot{ID: aws.ToString(res.SnapshotId), NodeID: node, Device: v.device, Created: started})
+		out = append(out, provider.Snapshot{ID: aws.ToString(res.SnapshotId), NodeID: v.node, Device: v.device, Created: started})
 	}
 	return out, nil
 }

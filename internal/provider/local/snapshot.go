@@ -117,6 +117,19 @@ var unsafeChars = regexp.MustCompile(`[^A-Za-z0-9._-]+`)
 // data volumes: the root is not a volume) into dated snapshots, all with the
 // same time stamp.
 func (p *localProvider) Snapshot(ctx context.Context, cluster provider.ClusterID) ([]provider.Snapshot, error) {
+	return p.snapshotVolumes(ctx, func(r *instanceRecord) (bool, error) {
+		return r.Cluster == cluster.Name && r.Env == cluster.Env && r.State != provider.Terminated, nil
+	})
+}
+
+// snapshotVolumes copies every volume of the instances pick takes (pick
+// may refuse one with an error, which fails the whole run before any copy)
+// into dated snapshots, all with the same time stamp, tagged by cluster,
+// environment, node and device: what Resolve restores by (findSnapshots).
+// The records are made pending in one transaction, then each volume is
+// copied and its snapshot completed (or, when the copy fails, removed). It
+// returns the completed snapshots, and the failures joined.
+func (p *localProvider) snapshotVolumes(ctx context.Context, pick func(*instanceRecord) (bool, error)) ([]provider.Snapshot, error) {
 	var pending []snapshotRecord
 	now := time.Now().UTC()
 	err := p.store.update(ctx, func(t *txn) error {
@@ -124,8 +137,13 @@ func (p *localProvider) Snapshot(ctx context.Context, cluster provider.ClusterID
 		if err != nil {
 			return err
 		}
-		for _, r := range recs {
-			if r.Cluster != cluster.Name || r.Env != cluster.Env || r.State == provider.Terminated {
+		for i := range recs {
+			r := &recs[i]
+			ok, err := pick(r)
+			if err != nil {
+				return err
+			}
+			if !ok {
 				continue
 			}
 			for _, a := range r.Volumes {
