@@ -195,11 +195,12 @@ func LoadCluster(doc *Document) (*Cluster, error) {
 		c.Logging.Retention = integer(meta, "retention", DefaultLogRetention)
 	}
 	if hm := mapping(data, "health"); hm != nil {
-		c.Health = &Health{Port: integer(hm, "port", 0), Path: str(hm, "path"), Timeout: integer(hm, "timeout", 0)}
+		c.Health = &Health{Port: integer(hm, "port", 0), Path: str(hm, "path"), Timeout: integer(hm, "timeout", 0), Command: str(hm, "command")}
 		if c.Health.Path != "" && !strings.HasPrefix(c.Health.Path, "/") {
 			c.problem(p, []string{"health", "path"}, "must start with / (like /health)")
 		}
 	}
+	c.Rollout = loadRollout(mapping(data, "rollout"), c.Health)
 	if am := mapping(data, "aws"); am != nil {
 		c.AWS = loadAWS(am)
 	}
@@ -232,8 +233,57 @@ func LoadCluster(doc *Document) (*Cluster, error) {
 	c.checkNameLength(p)
 	c.checkValues(p)
 	c.checkProviders(p)
+	c.checkRollout(p)
 	c.Warnings = p.warnings
 	return c, p.err()
+}
+
+// loadRollout reads `cluster.rollout` (rm may be nil) over its defaults:
+// a healthy_deadline left out is health.timeout when that is set.
+func loadRollout(rm *Mapping, h *Health) Rollout {
+	r := Rollout{
+		MaxUnavailable:  integer(rm, "max_unavailable", DefaultMaxUnavailable),
+		MinHealthy:      integer(rm, "min_healthy", 0),
+		HealthyDeadline: DefaultHealthyDeadline,
+		MinHealthyTime:  DefaultMinHealthyTime,
+		AutoRollback:    boolean(rm, "auto_rollback", true),
+		Data:            str(rm, "data"),
+		OrderCommand:    str(rm, "order_command"),
+	}
+	if h != nil && h.Timeout > 0 {
+		r.HealthyDeadline = time.Duration(h.Timeout) * time.Second
+	}
+	if d, ok := durationOf(get(rm, "healthy_deadline")); ok {
+		r.HealthyDeadline = d
+	}
+	if d, ok := durationOf(get(rm, "min_healthy_time")); ok {
+		r.MinHealthyTime = d
+	}
+	hooks := mapping(rm, "hooks")
+	r.BeforeNode, r.AfterNode = str(hooks, "before_node"), str(hooks, "after_node")
+	return r
+}
+
+// checkRollout checks `cluster.rollout` against the rest of the cluster:
+// min_healthy within the static nodes (a rollout that must keep more
+// healthy than there are could never start; an auto scaling group's size
+// is not counted here), and data: keep only where volumes can move (local).
+// max_unavailable above the node count is clamped by the rollout.
+func (c *Cluster) checkRollout(p *problems) {
+	n := len(c.Nodes())
+	if c.Provider == "aws" && c.AWS != nil && c.AWS.ASG != nil {
+		n = 0
+	}
+	if n > 0 && c.Rollout.MinHealthy > n {
+		nodes := "nodes"
+		if n == 1 {
+			nodes = "node"
+		}
+		c.problem(p, []string{"rollout", "min_healthy"}, "min_healthy %d is more than the cluster's %d %s: a rollout could never start", c.Rollout.MinHealthy, n, nodes)
+	}
+	if c.Provider == "aws" && c.Rollout.Data == RolloutDataKeep {
+		c.problem(p, []string{"rollout", "data"}, "keep is for the local provider; on aws use snapshot or none")
+	}
 }
 
 func loadAWS(am *Mapping) *AWS {

@@ -10,6 +10,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"time"
 
 	"go.yaml.in/yaml/v3"
 )
@@ -28,6 +29,7 @@ const (
 	kScalarMap      // a mapping of names to scalar values
 	kIP             // an IPv4 address
 	kJSON           // a string holding a JSON document
+	kDuration       // a duration: 120s, 2m, 1m30s, or an integer number of seconds
 )
 
 // spec describes one key the tool itself reads.
@@ -39,7 +41,8 @@ type spec struct {
 	elem     *spec            // kList
 	enum     []string
 	// check, when set, checks a value that has the right kind (a scalar
-	// for kString and kInt) and records what is wrong with it.
+	// for kString, kInt and kDuration; for kMap, the mapping, after its
+	// fields) and records what is wrong with it.
 	check func(n *yaml.Node, path string, p *problems)
 }
 
@@ -59,7 +62,90 @@ const (
 	MaxNodeIDLen = 64
 	// MaxASGRedundancy bounds aws.asg.redundancy (instances per subnet).
 	MaxASGRedundancy = 1000
+	// MaxRolloutDuration bounds rollout.healthy_deadline and
+	// rollout.min_healthy_time (a day).
+	MaxRolloutDuration = 24 * time.Hour
 )
+
+// durationOf reads a duration as the config writes it: a Go duration
+// (120s, 2m, 1m30s) or an integer number of seconds (a number, or a string
+// of digits). ok is false for anything else and for a number of seconds
+// too large to count.
+func durationOf(v any) (d time.Duration, ok bool) {
+	switch v := v.(type) {
+	case int:
+		if v > math.MaxInt64/int(time.Second) || v < math.MinInt64/int(time.Second) {
+			return 0, false
+		}
+		return time.Duration(v) * time.Second, true
+	case string:
+		s := strings.TrimSpace(v)
+		if digits(s) {
+			n, err := strconv.Atoi(s)
+			if err != nil {
+				return 0, false
+			}
+			return durationOf(n)
+		}
+		d, err := time.ParseDuration(s)
+		return d, err == nil
+	}
+	return 0, false
+}
+
+// digits reports whether s, without surrounding space, is a number of
+// decimal digits.
+func digits(s string) bool {
+	s = strings.TrimSpace(s)
+	return s != "" && strings.Trim(s, "0123456789") == ""
+}
+
+// intAtLeast checks that an integer is at least lo; what says what the
+// number is, for the message.
+func intAtLeast(lo int, what string) func(n *yaml.Node, path string, p *problems) {
+	return func(n *yaml.Node, path string, p *problems) {
+		if v, _ := scalarValue(n).(int); v < lo {
+			p.add(n.Line, n.Column, path, "%d is out of range: %s is at least %d", v, what, lo)
+		}
+	}
+}
+
+// checkDuration checks a duration against 0 (excluded when positive) to
+// MaxRolloutDuration; what names the key, for the message.
+func checkDuration(positive bool, what string) func(n *yaml.Node, path string, p *problems) {
+	bound := what + " is 0 to 24h"
+	if positive {
+		bound = what + " is more than 0 and at most 24h"
+	}
+	return func(n *yaml.Node, path string, p *problems) {
+		v := scalarValue(n)
+		d, ok := durationOf(v)
+		switch {
+		case !ok && (yamlInt.MatchString(n.Value) || digits(n.Value)):
+			p.add(n.Line, n.Column, path, "%s seconds is out of range: %s", n.Value, bound)
+		case !ok:
+			p.add(n.Line, n.Column, path, "%q is not a duration; write it like 120s, 2m or 1m30s", n.Value)
+		case d < 0 || (positive && d == 0) || d > MaxRolloutDuration:
+			p.add(n.Line, n.Column, path, "%s is out of range: %s", n.Value, bound)
+		}
+	}
+}
+
+// checkHealth checks that cluster.health has a port or a command: a
+// health section says how to know a node serves.
+func checkHealth(n *yaml.Node, path string, p *problems) {
+	given := func(key string) bool {
+		v := mappingValue(n, key)
+		if v != nil && v.Kind == yaml.AliasNode {
+			v = v.Alias
+		}
+		return v != nil && !isNull(v) && !(v.Kind == yaml.ScalarNode && strings.TrimSpace(v.Value) == "")
+	}
+	if !given("port") && !given("command") {
+		// "missing required key `port`" first: what the message said before commands.
+		p.add(n.Line, n.Column, path, "missing required key `port`: health needs a port (an HTTP or TCP check) or a command")
+	}
+}
 
 // SafeNameRE is what a cluster name or a node id may contain: letters,
 // digits, '-', '_' and '.'. Names reach EC2 filters, where '*' and '?' are
@@ -185,10 +271,25 @@ var clusterSpec = &spec{kind: kMap, required: true, fields: map[string]*spec{
 	"environment": {kind: kScalarMap},
 	"secrets":     {kind: kAny},
 	"state":       {kind: kString, check: checkStateLocation},
-	"health": {kind: kMap, fields: map[string]*spec{
-		"port":    {kind: kInt, required: true, check: intBetween(1, 65535, "a TCP port")},
+	"health": {kind: kMap, check: checkHealth, fields: map[string]*spec{
+		// port is required unless there is a command (checkHealth)
+		"port":    {kind: kInt, check: intBetween(1, 65535, "a TCP port")},
 		"path":    {kind: kString},
 		"timeout": {kind: kInt, check: intBetween(1, MaxHealthTimeout, "the health timeout in seconds")},
+		"command": {kind: kString},
+	}},
+	"rollout": {kind: kMap, fields: map[string]*spec{
+		"max_unavailable":  {kind: kInt, check: intAtLeast(1, "max_unavailable (the nodes replaced at once)")},
+		"min_healthy":      {kind: kInt, check: checkNonNegative("min_healthy")},
+		"healthy_deadline": {kind: kDuration, check: checkDuration(true, "healthy_deadline")},
+		"min_healthy_time": {kind: kDuration, check: checkDuration(false, "min_healthy_time")},
+		"auto_rollback":    {kind: kBool},
+		"data":             {kind: kString, enum: []string{RolloutDataSnapshot, RolloutDataKeep, RolloutDataNone}},
+		"order_command":    {kind: kString},
+		"hooks": {kind: kMap, fields: map[string]*spec{
+			"before_node": {kind: kString},
+			"after_node":  {kind: kString},
+		}},
 	}},
 	"logging": {kind: kMap, open: true, fields: map[string]*spec{
 		"driver": {kind: kString},
@@ -280,6 +381,14 @@ func (s *spec) validate(n *yaml.Node, path string, p *problems) {
 		if _, ok := scalarValue(n).(bool); !ok || n.Kind != yaml.ScalarNode {
 			p.add(n.Line, n.Column, path, "must be true or false, not %s", kindName(n))
 		}
+	case kDuration:
+		if n.Kind != yaml.ScalarNode {
+			p.add(n.Line, n.Column, path, "must be a duration like 120s, 2m or 1m30s, not %s", kindName(n))
+			return
+		}
+		if s.check != nil {
+			s.check(n, path, p)
+		}
 	case kSize:
 		if n.Kind != yaml.ScalarNode {
 			p.add(n.Line, n.Column, path, "must be a size like 10G, 500M or 1T, not %s", kindName(n))
@@ -344,6 +453,9 @@ func (s *spec) validate(n *yaml.Node, path string, p *problems) {
 			if s.fields[name].required && !seen[name] {
 				p.add(n.Line, n.Column, path, "missing required key `%s`", name)
 			}
+		}
+		if s.check != nil {
+			s.check(n, path, p)
 		}
 	}
 }

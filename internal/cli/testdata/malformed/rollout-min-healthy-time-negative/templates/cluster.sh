@@ -1,0 +1,2 @@
+#!/bin/bash
+echo node {{ _node_id }} of {{ name }}
