@@ -321,7 +321,7 @@ func (u *rolloutRun) classify() {
 	for i, n := range e.Cluster.Nodes() {
 		m := provider.MatchNode(p.observed, n)
 		spec, hasSpec := p.specs[n.ID]
-		w := &rolloutWork{idx: i, node: n, spec: spec, live: m.Live, dead: m.Dead, action: workNone}
+		w := &rolloutWork{idx: i, node: n, spec: spec, live: m.Live, action: workNone}
 		r := RolloutNode{ID: n.ID, IP: n.IP, State: StateUnchanged}
 		if m.Live != nil {
 			r.OldInstance, r.OldGeneration, r.IP = m.Live.ID, m.Live.Generation, m.Live.IP
@@ -356,12 +356,20 @@ func (u *rolloutRun) classify() {
 			}
 		} else {
 			w.action = workReplace
+			for _, o := range p.observed {
+				// an interrupted run's terminate: wait for it before the
+				// launch, which needs the node's IP free
+				if o.State == provider.ShuttingDown && provider.Owns(o, n) {
+					w.dead = append(w.dead, o)
+				}
+			}
 			switch {
 			case !hasSpec:
 				w.action = workNone
 				r.State = StateSkipped
 				r.Reasons = []string{"the generation has no spec for this node"}
 			case len(m.Dead) > 0:
+				w.dead = append(w.dead, m.Dead...)
 				r.Reasons = []string{"dead: " + deadReason(m.Dead)}
 				r.OldInstance, r.OldGeneration = m.Dead[len(m.Dead)-1].ID, m.Dead[len(m.Dead)-1].Generation
 				w.oldGen = r.OldGeneration
@@ -788,7 +796,8 @@ func (u *rolloutRun) withSnapshots(w *rolloutWork, spec provider.Spec, snaps map
 			byNode[k] = v
 		}
 		byNode[w.node.ID] = s.ID
-		c.ByNode = byNode
+		// templates see the snapshot this node restores from
+		c.ByNode, c.Newest = byNode, s.ID
 		choices[idx] = c
 	}
 	r.Snapshots = choices

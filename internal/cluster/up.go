@@ -199,6 +199,14 @@ func (e *Engine) specs(r provider.Resolution, nodes []config.Node, cloudInit boo
 		return nil, err
 	}
 	env := render.ClusterEnv(e.Renderer, e.Cluster)
+	// the boot script with every snapshot id as a placeholder: what
+	// identifies the user data (provider.Spec.UserDataID)
+	var keyData *config.Mapping
+	if pr, ok := placeholderSnapshots(r); ok && cloudInit {
+		if keyData, err = render.ResolvedData(e.Cluster, pr); err != nil {
+			return nil, err
+		}
+	}
 	out := make([]provider.Spec, len(nodes))
 	for i, n := range nodes {
 		id := any(e.Cluster.Name) // group mode: the original rendered the cluster name as _node_id
@@ -213,8 +221,34 @@ func (e *Engine) specs(r provider.Resolution, nodes []config.Node, cloudInit boo
 			return nil, err
 		}
 		out[i] = e.Provider.Spec(n, r, ud, env)
+		if keyData != nil {
+			key, err := e.userData(keyData, id, cloudInit)
+			if err != nil {
+				return nil, err
+			}
+			out[i].UserDataID = provider.SpecHash(key)
+		}
 	}
 	return out, nil
+}
+
+// SnapshotPlaceholder stands for every snapshot id in the boot script
+// that identifies a spec's user data.
+const SnapshotPlaceholder = "snap-placeholder"
+
+// placeholderSnapshots is r with every volume that starts from a snapshot
+// starting from SnapshotPlaceholder; false when no volume does.
+func placeholderSnapshots(r provider.Resolution) (provider.Resolution, bool) {
+	any := false
+	snaps := map[int]provider.SnapshotChoice{}
+	for i, c := range r.Snapshots {
+		if c.Newest != "" || len(c.ByNode) > 0 {
+			any = true
+			snaps[i] = provider.SnapshotChoice{Newest: SnapshotPlaceholder}
+		}
+	}
+	r.Snapshots = snaps
+	return r, any
 }
 
 // ensure creates what launches share, where the provider has something to

@@ -39,6 +39,13 @@ type Spec struct {
 	ImageName      string            `json:"image_name,omitempty"`
 	InstanceType   string            `json:"instance_type,omitempty"`
 	UserData       string            `json:"user_data"` // packed, as sent
+	// UserDataID, when set, identifies the user data in the hash instead
+	// of UserData itself: a hash of the boot script rendered with every
+	// volume snapshot id replaced by a placeholder. Templates print the
+	// snapshot a volume is restored from (`volumes[].snapshot`), and a
+	// newer snapshot is data, not definition: it must not make every node
+	// stale.
+	UserDataID string `json:"user_data_id,omitempty"`
 	Volumes        []VolumeSpec      `json:"volumes,omitempty"`
 	Subnet         string            `json:"subnet,omitempty"`
 	IP             string            `json:"ip,omitempty"`
@@ -102,6 +109,14 @@ var specFields = []struct{ name, code string }{
 	{FieldTags, "tg"}, {FieldEnv, "ev"}, {FieldFlags, "fl"},
 }
 
+// userDataKey is the user data as hashed and compared.
+func (s Spec) userDataKey() string {
+	if s.UserDataID != "" {
+		return "id:" + s.UserDataID
+	}
+	return s.UserData
+}
+
 // canonical is each field's value as hashed.
 func (s Spec) canonical() map[string]string {
 	vols := make([]VolumeSpec, len(s.Volumes))
@@ -119,7 +134,7 @@ func (s Spec) canonical() map[string]string {
 	return map[string]string{
 		FieldImage:          s.Image,
 		FieldInstanceType:   s.InstanceType,
-		FieldUserData:       s.UserData,
+		FieldUserData:       s.userDataKey(),
 		FieldVolumes:        js(vols),
 		FieldNetwork:        js([]string{s.Subnet, s.IP, s.EIP}),
 		FieldSecurityGroups: js(s.SecurityGroups),
@@ -197,7 +212,7 @@ func Diff(old, new Spec) []Change {
 		out = append(out, Change{Field: FieldImage, From: imageLabel(old), To: imageLabel(new)})
 	}
 	add(FieldInstanceType, old.InstanceType, new.InstanceType)
-	if old.UserData != new.UserData {
+	if old.userDataKey() != new.userDataKey() {
 		out = append(out, Change{Field: FieldUserData})
 	}
 	out = append(out, volumeChanges(old.Volumes, new.Volumes)...)
