@@ -36,16 +36,16 @@ type Spec struct {
 	Image string `json:"image"` // image id
 	// ImageName is the name the image was resolved from, for messages; it
 	// is not part of the spec (the id is).
-	ImageName      string            `json:"image_name,omitempty"`
-	InstanceType   string            `json:"instance_type,omitempty"`
-	UserData       string            `json:"user_data"` // packed, as sent
+	ImageName    string `json:"image_name,omitempty"`
+	InstanceType string `json:"instance_type,omitempty"`
+	UserData     string `json:"user_data"` // packed, as sent
 	// UserDataID, when set, identifies the user data in the hash instead
 	// of UserData itself: a hash of the boot script rendered with every
 	// volume snapshot id replaced by a placeholder. Templates print the
 	// snapshot a volume is restored from (`volumes[].snapshot`), and a
 	// newer snapshot is data, not definition: it must not make every node
 	// stale.
-	UserDataID string `json:"user_data_id,omitempty"`
+	UserDataID     string            `json:"user_data_id,omitempty"`
 	Volumes        []VolumeSpec      `json:"volumes,omitempty"`
 	Subnet         string            `json:"subnet,omitempty"`
 	IP             string            `json:"ip,omitempty"`
