@@ -113,41 +113,29 @@ func templateHash(s provider.Spec, tags []ec2types.Tag) string {
 // creation; a re-run updates the template version, the subnets and the
 // tags, not the size, as the original).
 func (p *ec2Provider) EnsureGroup(ctx context.Context, cluster provider.ClusterID, spec provider.Spec) (provider.GroupResult, error) {
-	if err := p.Ensure(ctx); err != nil {
-		return provider.GroupResult{}, err
-	}
 	name := p.groupName()
 	res := provider.GroupResult{Name: name, Action: "unchanged"}
-	tags := p.groupTags(cluster, spec.Tags)
-	version, changed, err := p.ensureTemplate(ctx, name, templateHash(spec, tags), templateData(spec, tags), tags)
+	tmpl, err := p.groupTemplate(ctx, cluster, spec)
 	if err != nil {
 		return res, err
 	}
-	res.Version = strconv.FormatInt(version, 10)
-
-	subnets := strings.Join(p.aws.ASG.Subnets, ",")
-	out, err := p.asg.DescribeAutoScalingGroups(ctx, &autoscaling.DescribeAutoScalingGroupsInput{AutoScalingGroupNames: []string{name}})
+	res.Version = tmpl.version
+	g, err := p.describeGroup(ctx, name)
 	if err != nil {
-		return res, wrapErr("look up auto scaling group "+name, err)
+		return res, err
 	}
-	var asgTags []asgtypes.Tag
-	for _, t := range tags {
-		asgTags = append(asgTags, asgtypes.Tag{
-			ResourceId: aws.String(name), ResourceType: aws.String("auto-scaling-group"),
-			Key: t.Key, Value: t.Value, PropagateAtLaunch: aws.Bool(true),
-		})
-	}
-	if len(out.AutoScalingGroups) == 0 {
+	lt := &asgtypes.LaunchTemplateSpecification{LaunchTemplateName: aws.String(name), Version: aws.String(res.Version)}
+	if g == nil {
 		size := int32(p.groupSize())
 		in := &autoscaling.CreateAutoScalingGroupInput{
 			AutoScalingGroupName: aws.String(name),
-			LaunchTemplate:       &asgtypes.LaunchTemplateSpecification{LaunchTemplateName: aws.String(name), Version: aws.String(res.Version)},
+			LaunchTemplate:       lt,
 			MinSize:              aws.Int32(size),
 			MaxSize:              aws.Int32(size),
 			DesiredCapacity:      aws.Int32(size),
-			VPCZoneIdentifier:    aws.String(subnets),
+			VPCZoneIdentifier:    aws.String(strings.Join(p.aws.ASG.Subnets, ",")),
 			TerminationPolicies:  TerminationPolicies,
-			Tags:                 asgTags,
+			Tags:                 groupASGTags(name, tmpl.tags),
 		}
 		if len(p.aws.ASG.ELBs) > 0 {
 			in.LoadBalancerNames = p.aws.ASG.ELBs
@@ -162,35 +150,95 @@ func (p *ec2Provider) EnsureGroup(ctx context.Context, cluster provider.ClusterI
 		p.logf("created auto scaling group %s with size %d (launch template version %s)", name, size, res.Version)
 		return res, nil
 	}
-	g := out.AutoScalingGroups[0]
 	res.Size = int(aws.ToInt32(g.DesiredCapacity))
-	curVersion := ""
-	if g.LaunchTemplate != nil {
-		curVersion = aws.ToString(g.LaunchTemplate.Version)
+	updated, err := p.updateGroup(ctx, g, tmpl, lt)
+	if err != nil {
+		return res, err
 	}
-	if changed || curVersion != res.Version || !sameSet(aws.ToString(g.VPCZoneIdentifier), subnets) || g.LaunchTemplate == nil {
-		if _, err := p.asg.UpdateAutoScalingGroup(ctx, &autoscaling.UpdateAutoScalingGroupInput{
-			AutoScalingGroupName: aws.String(name),
-			LaunchTemplate:       &asgtypes.LaunchTemplateSpecification{LaunchTemplateName: aws.String(name), Version: aws.String(res.Version)},
-			VPCZoneIdentifier:    aws.String(subnets),
-		}); err != nil {
-			return res, wrapErr("update auto scaling group "+name, err)
-		}
+	if updated {
 		res.Action = "updated"
-	}
-	if !sameTags(g.Tags, tags) {
-		if _, err := p.asg.CreateOrUpdateTags(ctx, &autoscaling.CreateOrUpdateTagsInput{Tags: asgTags}); err != nil {
-			return res, wrapErr("tag auto scaling group "+name, err)
-		}
-		if err := p.tagGroupInstances(ctx, name, tags); err != nil {
-			return res, err
-		}
-		res.Action = "updated"
-	}
-	if res.Action == "updated" {
 		p.logf("updated auto scaling group %s to launch template version %s", name, res.Version)
 	}
 	return res, nil
+}
+
+// templateVersion is the launch template version of a group's spec, and the
+// tags it puts on what it launches.
+type templateVersion struct {
+	tags    []ec2types.Tag
+	version string // a version number
+	changed bool   // the version was made by this call
+}
+
+// groupTemplate makes what the group's launch template needs (Ensure: the
+// instance profile, the log group) and the launch template version of
+// spec (ensureTemplate: a new version only when the content changed).
+func (p *ec2Provider) groupTemplate(ctx context.Context, cluster provider.ClusterID, spec provider.Spec) (templateVersion, error) {
+	if err := p.Ensure(ctx); err != nil {
+		return templateVersion{}, err
+	}
+	tags := p.groupTags(cluster, spec.Tags)
+	version, changed, err := p.ensureTemplate(ctx, p.groupName(), templateHash(spec, tags), templateData(spec, tags), tags)
+	if err != nil {
+		return templateVersion{}, err
+	}
+	return templateVersion{tags: tags, version: strconv.FormatInt(version, 10), changed: changed}, nil
+}
+
+// describeGroup returns the auto scaling group, or nil when there is none.
+func (p *ec2Provider) describeGroup(ctx context.Context, name string) (*asgtypes.AutoScalingGroup, error) {
+	out, err := p.asg.DescribeAutoScalingGroups(ctx, &autoscaling.DescribeAutoScalingGroupsInput{AutoScalingGroupNames: []string{name}})
+	if err != nil {
+		return nil, wrapErr("look up auto scaling group "+name, err)
+	}
+	if len(out.AutoScalingGroups) == 0 {
+		return nil, nil
+	}
+	return &out.AutoScalingGroups[0], nil
+}
+
+// groupASGTags are the group's tags as Auto Scaling takes them,
+// propagated to the instances at launch.
+func groupASGTags(name string, tags []ec2types.Tag) []asgtypes.Tag {
+	var out []asgtypes.Tag
+	for _, t := range tags {
+		out = append(out, asgtypes.Tag{
+			ResourceId: aws.String(name), ResourceType: aws.String("auto-scaling-group"),
+			Key: t.Key, Value: t.Value, PropagateAtLaunch: aws.Bool(true),
+		})
+	}
+	return out
+}
+
+// updateGroup brings an existing group to the configured subnets, to the
+// template's tags (on the group and its running instances) and, when lt is
+// set, to that launch template version. It reports whether it changed
+// anything.
+func (p *ec2Provider) updateGroup(ctx context.Context, g *asgtypes.AutoScalingGroup, tmpl templateVersion, lt *asgtypes.LaunchTemplateSpecification) (bool, error) {
+	name := aws.ToString(g.AutoScalingGroupName)
+	subnets := strings.Join(p.aws.ASG.Subnets, ",")
+	updated := false
+	switchTemplate := lt != nil && (tmpl.changed || g.LaunchTemplate == nil || aws.ToString(g.LaunchTemplate.Version) != aws.ToString(lt.Version))
+	if switchTemplate || !sameSet(aws.ToString(g.VPCZoneIdentifier), subnets) {
+		if _, err := p.asg.UpdateAutoScalingGroup(ctx, &autoscaling.UpdateAutoScalingGroupInput{
+			AutoScalingGroupName: aws.String(name),
+			LaunchTemplate:       lt,
+			VPCZoneIdentifier:    aws.String(subnets),
+		}); err != nil {
+			return updated, wrapErr("update auto scaling group "+name, err)
+		}
+		updated = true
+	}
+	if !sameTags(g.Tags, tmpl.tags) {
+		if _, err := p.asg.CreateOrUpdateTags(ctx, &autoscaling.CreateOrUpdateTagsInput{Tags: groupASGTags(name, tmpl.tags)}); err != nil {
+			return updated, wrapErr("tag auto scaling group "+name, err)
+		}
+		if err := p.tagGroupInstances(ctx, name, tmpl.tags); err != nil {
+			return updated, err
+		}
+		updated = true
+	}
+	return updated, nil
 }
 
 // ensureTemplate makes the launch template's latest version hold content
@@ -282,12 +330,12 @@ func (p *ec2Provider) Cleanup(ctx context.Context, cluster provider.ClusterID) (
 	}
 	name := p.groupName()
 	var deleted []string
-	out, err := p.asg.DescribeAutoScalingGroups(ctx, &autoscaling.DescribeAutoScalingGroupsInput{AutoScalingGroupNames: []string{name}})
+	g, err := p.describeGroup(ctx, name)
 	if err != nil {
-		return nil, wrapErr("look up auto scaling group "+name, err)
+		return nil, err
 	}
-	if len(out.AutoScalingGroups) > 0 {
-		if n := len(out.AutoScalingGroups[0].Instances); n > 0 {
+	if g != nil {
+		if n := len(g.Instances); n > 0 {
 			return nil, fmt.Errorf("%w: %s has %d; run `cloud-compose cluster down` first or wait for them to terminate", ErrGroupHasInstances, name, n)
 		}
 		if _, err := p.asg.DeleteAutoScalingGroup(ctx, &autoscaling.DeleteAutoScalingGroupInput{AutoScalingGroupName: aws.String(name)}); err != nil {
@@ -340,14 +388,10 @@ func (p *ec2Provider) GroupStatus(ctx context.Context, cluster provider.ClusterI
 		return nil, nil
 	}
 	name := p.groupName()
-	out, err := p.asg.DescribeAutoScalingGroups(ctx, &autoscaling.DescribeAutoScalingGroupsInput{AutoScalingGroupNames: []string{name}})
-	if err != nil {
-		return nil, wrapErr("look up auto scaling group "+name, err)
+	g, err := p.describeGroup(ctx, name)
+	if err != nil || g == nil {
+		return nil, err
 	}
-	if len(out.AutoScalingGroups) == 0 {
-		return nil, nil
-	}
-	g := out.AutoScalingGroups[0]
 	info := &provider.GroupInfo{
 		Name:      name,
 		Desired:   int(aws.ToInt32(g.DesiredCapacity)),
