@@ -67,6 +67,9 @@ func (v *rolloutView) event(ev cluster.RolloutEvent) {
 // transitionLine is the piped form of one transition.
 func transitionLine(ev cluster.RolloutEvent) string {
 	n := ev.Node
+	if ev.Refresh {
+		return fmt.Sprintf("instance refresh %s: %s, %s", n.ID, n.State, ev.Detail)
+	}
 	var b strings.Builder
 	fmt.Fprintf(&b, "node %s: %s", n.ID, n.State)
 	switch n.State {

@@ -129,6 +129,9 @@ type RolloutEvent struct {
 	Node    RolloutNode
 	Elapsed time.Duration // since the node's replacement began
 	Detail  string
+	// Refresh: the event is of a group's instance refresh (Node.ID is
+	// the refresh's id, Node.State its status).
+	Refresh bool
 }
 
 // rolloutWork is one node in a rollout.

@@ -160,10 +160,10 @@ func (e *Engine) refreshGroup(ctx context.Context, p *RolloutPlan, res *RolloutR
 	last := ""
 	for {
 		res.Refresh = &r
-		if line := fmt.Sprintf("%s %d%%, %d to update", r.Status, r.PercentComplete, r.InstancesToUpdate); line != last {
-			last = line
+		if line := fmt.Sprintf("%d%% done, %d to update", r.PercentComplete, r.InstancesToUpdate); r.Status+line != last {
+			last = r.Status + line
 			if e.OnRollout != nil {
-				e.OnRollout(RolloutEvent{Node: RolloutNode{ID: "group", State: strings.ToLower(r.Status)}, Detail: line})
+				e.OnRollout(RolloutEvent{Node: RolloutNode{ID: r.ID, State: r.Status}, Detail: line, Refresh: true})
 			}
 		}
 		if r.Done {

@@ -125,11 +125,20 @@ func (e *Engine) ApplyUp(ctx context.Context, p *UpPlan) (*UpResult, error) {
 		if err := e.ensure(ctx); err != nil {
 			return nil, err
 		}
+		res := &UpResult{Cluster: e.Cluster.Name}
+		if e.Generation != nil {
+			n, err := e.Generation(ctx, map[string]provider.Spec{"": *p.group})
+			if err != nil {
+				return nil, err
+			}
+			res.Generation = n
+		}
 		gr, err := g.EnsureGroup(ctx, e.ID, *p.group)
 		if err != nil {
 			return nil, err
 		}
-		return &UpResult{Cluster: e.Cluster.Name, Group: &gr}, nil
+		res.Group = &gr
+		return res, nil
 	}
 	u, r := p.u, p.r
 	res := u.res
