@@ -6,12 +6,15 @@ import (
 	"os/exec"
 	"path/filepath"
 	"sort"
+	"strconv"
 	"strings"
+	"time"
 
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 
 	"github.com/cloud-compose/cloud-compose-go/internal/config"
+	"github.com/cloud-compose/cloud-compose-go/internal/state"
 )
 
 // Shell completion (`cloud-compose completion bash|zsh|fish`) completes,
@@ -43,7 +46,7 @@ func registerCompletions(root *cobra.Command, g *globals) {
 
 func registerNodeCompletions(c *cobra.Command, g *globals) {
 	for _, name := range nodeFlags {
-		if f := c.LocalFlags().Lookup(name); f != nil && f.Value.Type() == "string" {
+		if f := c.LocalFlags().Lookup(name); f != nil && (f.Value.Type() == "string" || f.Value.Type() == "stringArray") {
 			_ = c.RegisterFlagCompletionFunc(name, func(_ *cobra.Command, _ []string, toComplete string) ([]cobra.Completion, cobra.ShellCompDirective) {
 				return nodeCompletions(g.dir, g.file, toComplete), cobra.ShellCompDirectiveNoFileComp
 			})
@@ -51,6 +54,11 @@ func registerNodeCompletions(c *cobra.Command, g *globals) {
 	}
 	if c.Name() == "logs" {
 		c.ValidArgsFunction = completeLogs
+	}
+	if c.Name() == "rollback" {
+		_ = c.RegisterFlagCompletionFunc("to", func(_ *cobra.Command, _ []string, toComplete string) ([]cobra.Completion, cobra.ShellCompDirective) {
+			return generationCompletions(g.dir, g.file, toComplete), cobra.ShellCompDirectiveNoFileComp
+		})
 	}
 	for _, sub := range c.Commands() {
 		registerNodeCompletions(sub, g)
@@ -148,6 +156,45 @@ func nodeCompletions(dir, file, toComplete string) []cobra.Completion {
 			desc = "node " + n.IP
 		}
 		out = append(out, cobra.CompletionWithDesc(n.ID, desc))
+	}
+	return out
+}
+
+// generationCompletions completes rollback's --to with the cluster's
+// generations, newest first, read from its coordinator (at most 2 s).
+func generationCompletions(dir, file, toComplete string) []cobra.Completion {
+	if dir == "" {
+		dir = "."
+	}
+	path, err := config.Find(dir, file)
+	if err != nil {
+		return nil
+	}
+	doc, err := config.LoadContext(context.Background(), path, os.LookupEnv)
+	if err != nil {
+		return nil
+	}
+	c, _ := config.LoadCluster(doc)
+	if c == nil {
+		return nil
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	b, err := state.Open(ctx, stateLocation(c), filepath.Dir(path))
+	if err != nil {
+		return nil
+	}
+	defer b.Close()
+	gens, err := b.Generations(ctx, state.Key{Cluster: c.Name})
+	if err != nil {
+		return nil
+	}
+	var out []cobra.Completion
+	for i := len(gens) - 1; i >= 0; i-- {
+		n := strconv.Itoa(gens[i].Number)
+		if strings.HasPrefix(n, toComplete) {
+			out = append(out, cobra.CompletionWithDesc(n, gens[i].State+", "+gens[i].Created.Local().Format(time.DateTime)))
+		}
 	}
 	return out
 }

@@ -1,12 +1,17 @@
 package cli
 
 import (
+	"context"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/google/go-cmp/cmp"
+
+	"github.com/cloud-compose/cloud-compose-go/internal/state"
 )
 
 // completions runs cobra's hidden `__complete ARGS...` through the binary
@@ -72,6 +77,10 @@ func TestIntegrationCompletion(t *testing.T) {
 		{elsewhere, []string{"-C", proj, "-f", "other.yml", "cluster", "build", "--node", ""}, []string{"db"}},
 		{elsewhere, []string{"cluster", "build", "--node", ""}, nil},
 		{proj, []string{"cluster", "up", "--snapshot-node", ""}, nodes},
+		{proj, []string{"cluster", "rollout", "--node", ""}, nodes},
+		{proj, []string{"cluster", "rollout", "--node", "1", "--node", "w"}, []string{"web2", "web3"}},
+		{proj, []string{"cluster", "rollback", "--node", ""}, nodes},
+		{proj, []string{"cluster", "rollback", "--to", ""}, nil}, // no generations yet
 		{proj, []string{"-o", ""}, []string{"text", "json"}},
 		{proj, []string{"cluster", "status", "-o", "j"}, []string{"json"}},
 		{proj, []string{"cluster", "status", "--output", ""}, []string{"text", "json"}},
@@ -86,6 +95,26 @@ func TestIntegrationCompletion(t *testing.T) {
 				t.Errorf("completion is not quiet:\n%s", errOut)
 			}
 		})
+	}
+
+	// completion reads the coordinator, never creates it
+	if _, err := os.Stat(filepath.Join(proj, ".cloud-compose")); !os.IsNotExist(err) {
+		t.Errorf("completion created the project's state directory: %v", err)
+	}
+	// rollback --to: the cluster's generations, newest first, with state
+	ctx := context.Background()
+	b, err := state.Open(ctx, "", proj)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for n, st := range map[int]string{1: state.GenOld, 2: state.GenActive, 12: state.GenPending} {
+		if err := b.PutGeneration(ctx, state.Key{Cluster: "comp"}, state.Generation{Number: n, State: st, Created: time.Now()}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	b.Close()
+	if got, full, _ := completions(t, proj, env, "cluster", "rollback", "--to", "1"); !slices.Equal(got, []string{"12", "1"}) || !strings.Contains(strings.Join(full, "\n"), "12\tpending") {
+		t.Errorf("rollback --to 1: %v %v", got, full)
 	}
 
 	// the top level lists the built-in commands and the plugins on PATH
