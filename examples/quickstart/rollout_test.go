@@ -480,3 +480,93 @@ func TestIntegrationRolloutKilled(t *testing.T) {
 		t.Errorf("the poller saw %d nodes down at once across the kills", maxDown)
 	}
 }
+
+// TestIntegrationRolloutCommands: rollout.order_command orders the
+// nodes, hooks.before_node and after_node run around each with the node
+// in their environment, and health.command gates each new node (run with
+// NODE_IP and NODE_ID, in the project directory). In cloud-compose.yml a
+// command's own variables are written $$VAR: $VAR is interpolated when
+// the file is read.
+func TestIntegrationRolloutCommands(t *testing.T) {
+	q := newQuickstart(t, fastRollout("200ms", "20s"))
+	defer q.downForce()
+	q.up()
+	path := filepath.Join(q.dir, "cloud-compose.yml")
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	src := strings.Replace(string(b), "    path: /health\n",
+		"    path: /health\n    command: 'echo \"health $$NODE_ID $$NODE_IP\" >> log; curl -fsS http://$$NODE_IP:8080/health >/dev/null'\n", 1)
+	src = strings.Replace(src, "  rollout:\n", `  rollout:
+    order_command: 'echo "order $$NODE_IDS|$$ROLLOUT_NODES" >> log; echo 2; echo 0'
+    hooks:
+      before_node: 'echo "before $$NODE_ID $$NODE_IP $$INSTANCE_ID $$GENERATION" >> log'
+      after_node: 'echo "after $$NODE_ID $$INSTANCE_ID $$GENERATION" >> log'
+`, 1)
+	if err := os.WriteFile(path, []byte(src), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	q.setVersion("2")
+	res, errOut, code := q.rollout()
+	if code != 0 || !res.Complete {
+		t.Fatalf("rollout: exit %d %+v\n%s", code, res, errOut)
+	}
+	logb, err := os.ReadFile(filepath.Join(q.dir, "log"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var steps []string
+	inGate := "" // the node between its before and after hooks
+	gated := map[string]bool{}
+	for _, l := range strings.Split(strings.TrimSpace(string(logb)), "\n") {
+		f := strings.Fields(l)
+		switch f[0] {
+		case "order":
+			if l != "order 0 1 2|0 1 2" {
+				t.Errorf("order_command's environment: %q", l)
+			}
+			steps = append(steps, "order")
+		case "before", "after":
+			steps = append(steps, f[0]+f[1])
+			n, _ := strconv.Atoi(f[1])
+			node := res.Nodes[n]
+			inst := node.NewInstance
+			if f[0] == "before" {
+				inst = node.OldInstance
+				if f[2] != q.ips[n] {
+					t.Errorf("before_node of %d: NODE_IP %s", n, f[2])
+				}
+				f = append(f[:2], f[3:]...)
+			}
+			if len(f) != 4 || f[2] != inst || f[3] != "2" {
+				t.Errorf("%s: want instance %s generation 2", l, inst)
+			}
+		case "health":
+			n, _ := strconv.Atoi(f[1])
+			if f[2] != q.ips[n] {
+				t.Errorf("health command of node %d: NODE_IP %s", n, f[2])
+			}
+			if inGate != "" {
+				if f[1] != inGate {
+					t.Errorf("node %s probed while node %s was in its gate", f[1], inGate)
+				}
+				gated[f[1]] = true
+			}
+		}
+		switch f[0] {
+		case "before":
+			inGate = f[1]
+		case "after":
+			inGate = ""
+		}
+	}
+	// the quorum checks before each batch probe every node too; between a
+	// node's hooks only its own gate runs
+	if got, want := strings.Join(steps, " "), "order before2 after2 before0 after0 before1 after1"; got != want {
+		t.Errorf("steps %s, want %s\nlog:\n%s", got, want, logb)
+	}
+	if len(gated) != 3 {
+		t.Errorf("health.command gated nodes %v, want all 3\nlog:\n%s", gated, logb)
+	}
+}
