@@ -80,7 +80,7 @@ func TestCommandCheck(t *testing.T) {
 	if err := c.Probe(context.Background(), tg); err != nil {
 		t.Errorf("passing command: %v", err)
 	}
-	if c.URL("127.0.0.9") != "" || c.String() != `command "`+c.Command+`"` {
+	if c.URL("127.0.0.9") != "" || c.String() != "command "+strconv.Quote(c.Command) {
 		t.Errorf("URL %q String %q", c.URL("127.0.0.9"), c.String())
 	}
 	// a port that refuses fails the check before the command runs
