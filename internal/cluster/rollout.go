@@ -631,7 +631,7 @@ func (u *rolloutRun) replace(ctx context.Context, w *rolloutWork, rollingBack bo
 		w.live, w.dead = nil, nil
 		u.event(w, StateLaunching, "")
 		t := time.Now()
-		inst, err = e.Provider.Launch(ctx, provider.LaunchSpec{Cluster: e.ID, Node: w.node, Spec: spec, Generation: gen})
+		inst, err = u.launchOnFreeIP(ctx, w, provider.LaunchSpec{Cluster: e.ID, Node: w.node, Spec: spec, Generation: gen})
 		tm.Launch = time.Since(t)
 		if err != nil {
 			return fmt.Errorf("launch: %w", err)
@@ -678,6 +678,32 @@ func (u *rolloutRun) replace(ctx context.Context, w *rolloutWork, rollingBack bo
 	})
 	u.event(w, state, "")
 	return nil
+}
+
+// IPFreeWait is how long a launch waits for the node's IP to be released
+// by the instance just terminated (EC2 frees a terminated instance's
+// network interface shortly after the instance is terminated).
+var IPFreeWait = 2 * time.Minute
+
+// launchOnFreeIP launches ls, trying again while the node's IP is still
+// held (an *provider.IPInUseError) for up to IPFreeWait.
+func (u *rolloutRun) launchOnFreeIP(ctx context.Context, w *rolloutWork, ls provider.LaunchSpec) (provider.Instance, error) {
+	deadline := time.Now().Add(IPFreeWait)
+	delay := 250 * time.Millisecond
+	for {
+		inst, err := u.e.Provider.Launch(ctx, ls)
+		var inUse *provider.IPInUseError
+		if err == nil || !errors.As(err, &inUse) || time.Now().Add(delay).After(deadline) {
+			return inst, err
+		}
+		u.event(w, StateLaunching, "waiting for "+inUse.IP+" to be released: "+inUse.Holder)
+		select {
+		case <-ctx.Done():
+			return inst, ctx.Err()
+		case <-time.After(delay):
+		}
+		delay = min(2*delay, 5*time.Second)
+	}
 }
 
 // gate waits for the new instance to pass health within healthy_deadline

@@ -64,6 +64,10 @@ type Cloud struct {
 	// BootLog: node id -> lines the instance's log gets after "booting
 	// <id>" (LogReader).
 	BootLog map[string]string
+	// HoldIP: ip -> how many more launches find it still in use after its
+	// instance was terminated (EC2 frees a terminated instance's network
+	// interface a little later).
+	HoldIP map[string]int
 	// FailResolve, when set, is Resolve's error.
 	FailResolve error
 
@@ -374,6 +378,10 @@ func (p *Provider) Launch(ctx context.Context, ls provider.LaunchSpec) (provider
 	}
 	if h := c.holder(ls.Spec.IP); h != nil {
 		return fail(ipInUse(h))
+	}
+	if n := c.HoldIP[ls.Spec.IP]; n > 0 {
+		c.HoldIP[ls.Spec.IP] = n - 1
+		return fail(&provider.IPInUseError{IP: ls.Spec.IP, Holder: "a network interface being deleted"})
 	}
 	tag := ls.Spec.Tag()
 	tags := provider.TagMap(provider.LaunchTags(ls.Cluster, ls.Node.ID, ls.Generation, tag, ls.Spec.Tags))
