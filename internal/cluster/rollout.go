@@ -621,7 +621,7 @@ func (u *rolloutRun) replace(ctx context.Context, w *rolloutWork, rollingBack bo
 			if err := e.Provider.Terminate(ctx, ids, true); err != nil {
 				return fmt.Errorf("terminate %s: %w", strings.Join(ids, ", "), err)
 			}
-			w.replaced = true
+			w.replaced, w.healthy = true, false
 			if err := e.Provider.WaitTerminated(ctx, ids); err != nil {
 				return fmt.Errorf("wait for %s to terminate: %w", strings.Join(ids, ", "), err)
 			}
@@ -877,6 +877,7 @@ func (u *rolloutRun) rollback(ctx context.Context) {
 		return
 	}
 	u.res.RolledBack = true
+	u.probeAll(ctx)
 	// the failed nodes first: they are down
 	var down, up []*rolloutWork
 	for _, w := range queue {

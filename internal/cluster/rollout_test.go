@@ -634,6 +634,49 @@ func failingSecondNode(t *testing.T) (*rolloutEnv, map[string]string) {
 	return h, old
 }
 
+// The second node fails its gate: both nodes replaced go back, the failed
+// one first (it is down: the healthy one cannot go before it without
+// breaking min_healthy).
+func TestRolloutFailedGateRollsBackEveryReplacedNode(t *testing.T) {
+	h, old := failingSecondNode(t)
+	start, launched := time.Now(), len(h.p.Launches())
+	res, err := h.rollout(RolloutOptions{})
+	if !errors.Is(err, ErrRolloutFailed) || !errors.Is(err, health.ErrUnhealthy) || !strings.Contains(err.Error(), "node 1") {
+		t.Fatalf("want ErrRolloutFailed for node 1: %v", err)
+	}
+	if got := states(res); got != "0=rolled back 1=rolled back 2=waiting" || !res.RolledBack || res.Complete {
+		t.Fatalf("states %s rolled back %v (%v); events %v", got, res.RolledBack, err, evStrings(h.recorded()))
+	}
+	for _, n := range []string{"0", "1"} {
+		h.checkOn(n, h.gen1[n], "1")
+	}
+	// the launch spec of each rollback is the recorded one, exactly
+	var back []provider.LaunchSpec
+	for _, ls := range h.p.Launches()[launched:] {
+		if ls.Generation == "1" {
+			back = append(back, ls)
+		}
+	}
+	if len(back) != 2 {
+		t.Fatalf("%d rollback launches", len(back))
+	}
+	for _, ls := range back {
+		if rec := h.gen1[ls.Node.ID]; ls.Spec.Hash() != rec.Hash() || ls.Spec.UserData != rec.UserData || ls.Spec.Image != "img-1" {
+			t.Errorf("node %s rolled back to %+v, want %+v", ls.Node.ID, ls.Spec, rec)
+		}
+	}
+	if h.live("2").ID != old["2"] {
+		t.Errorf("node 2 was touched")
+	}
+	r := res.Nodes[1]
+	if !strings.Contains(strings.Join(r.LogTail, "\n"), "service: config error") || !strings.Contains(r.Error, "health gate") {
+		t.Errorf("node 1 report: error %q, log tail %q", r.Error, r.LogTail)
+	}
+	if el := time.Since(start); el > 6*time.Second {
+		t.Errorf("took %v", el)
+	}
+}
+
 func evStrings(evs []RolloutEvent) []string {
 	var out []string
 	for _, ev := range evs {
@@ -1119,4 +1162,32 @@ func TestRolloutRollbackGeneration(t *testing.T) {
 			t.Errorf("error %q", res.Nodes[0].Error)
 		}
 	})
+}
+
+// The first snapshot of a node's volumes (`cluster snapshot`, or a
+// rollout's) is data: it does not make the node stale, and a rollout with
+// nothing changed replaces nothing.
+func TestRolloutFirstSnapshotKeepsNodesCurrent(t *testing.T) {
+	h := newRolloutEnv(t, envOpts{n: 2, snaps: dataVolumes, tmpl: "node {{ _node_id }}\n"})
+	s := h.e.Provider.(*fake.Snapshotter)
+	for _, id := range h.lives() {
+		insts, _ := h.p.Instances(context.Background(), cid)
+		for _, i := range insts {
+			if i.ID == id {
+				if _, err := s.SnapshotInstance(context.Background(), cid, i); err != nil {
+					t.Fatal(err)
+				}
+			}
+		}
+	}
+	p := h.plan(RolloutOptions{})
+	for _, n := range []string{"0", "1"} {
+		if c := provider.Changes(h.live(n), p.Specs()[n]); len(c) != 0 {
+			t.Errorf("node %s is stale after its first snapshot: %v", n, c)
+		}
+	}
+	res, err := h.e.ApplyRollout(context.Background(), p, RolloutGenerations{Target: 2, Recorded: map[int]map[string]provider.Spec{1: h.gen1}, Fallback: 1})
+	if err != nil || states(res) != "0=unchanged 1=unchanged" {
+		t.Errorf("a rollout with nothing changed: %v %s, reasons %v", err, states(res), res.Nodes[0].Reasons)
+	}
 }

@@ -235,7 +235,9 @@ func (e *Engine) specs(r provider.Resolution, nodes []config.Node, cloudInit boo
 			if err != nil {
 				return nil, err
 			}
-			out[i].UserDataID = provider.SpecHash(key)
+			if key != ud { // the template prints a snapshot id
+				out[i].UserDataID = key
+			}
 		}
 	}
 	return out, nil

@@ -39,12 +39,13 @@ type Spec struct {
 	ImageName    string `json:"image_name,omitempty"`
 	InstanceType string `json:"instance_type,omitempty"`
 	UserData     string `json:"user_data"` // packed, as sent
-	// UserDataID, when set, identifies the user data in the hash instead
-	// of UserData itself: a hash of the boot script rendered with every
-	// volume snapshot id replaced by a placeholder. Templates print the
-	// snapshot a volume is restored from (`volumes[].snapshot`), and a
-	// newer snapshot is data, not definition: it must not make every node
-	// stale.
+	// UserDataID, when set, identifies the user data in the hash and in
+	// diffs instead of UserData: the boot script rendered (and packed)
+	// with every volume snapshot id replaced by a placeholder. It is set
+	// only when that differs from UserData, i.e. when the templates print
+	// the snapshot a volume is restored from (`volumes[].snapshot`): a
+	// newer snapshot is data, not definition, and must not make every
+	// node stale.
 	UserDataID     string            `json:"user_data_id,omitempty"`
 	Volumes        []VolumeSpec      `json:"volumes,omitempty"`
 	Subnet         string            `json:"subnet,omitempty"`
@@ -112,7 +113,7 @@ var specFields = []struct{ name, code string }{
 // userDataKey is the user data as hashed and compared.
 func (s Spec) userDataKey() string {
 	if s.UserDataID != "" {
-		return "id:" + s.UserDataID
+		return s.UserDataID
 	}
 	return s.UserData
 }
