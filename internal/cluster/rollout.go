@@ -659,7 +659,9 @@ func (u *rolloutRun) replace(ctx context.Context, w *rolloutWork, rollingBack bo
 	if err := u.gate(ctx, w, inst, tm); err != nil {
 		return err
 	}
-	if hook := u.cfg.AfterNode; hook != "" && w.action != workAwait {
+	// after_node runs for a node an interrupted run launched too: its
+	// before_node ran then
+	if hook := u.cfg.AfterNode; hook != "" {
 		t := time.Now()
 		if err := e.runHook(ctx, "hooks.after_node", hook, u.hookEnv(w, gen)); err != nil {
 			return err
