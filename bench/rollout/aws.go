@@ -1,0 +1,484 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"log"
+	"math/rand/v2"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	awsconfig "github.com/aws/aws-sdk-go-v2/config"
+	"github.com/aws/aws-sdk-go-v2/service/ec2"
+	ec2types "github.com/aws/aws-sdk-go-v2/service/ec2/types"
+	"golang.org/x/time/rate"
+
+	"github.com/cloud-compose/cloud-compose-go/internal/cluster"
+	"github.com/cloud-compose/cloud-compose-go/internal/provider/aws/awstest"
+)
+
+// awsTarget is issue 10's target: the rollout's wall time within this
+// factor of the sum of the inherent waits.
+const awsTarget = 1.1
+
+// bench/aws's model of EC2 (bench/aws/proxy.go): RunInstances 1.5 s,
+// Describe/Get/List 0.1 s, any other call 0.2 s; RunInstances' token
+// bucket of 5 refilled at 2 a second.
+var (
+	latencyRun      = 1500 * time.Millisecond
+	latencyDescribe = 100 * time.Millisecond
+	latencyOther    = 200 * time.Millisecond
+)
+
+const (
+	runBurst  = 5
+	runRefill = 2
+)
+
+func latency(act string) time.Duration {
+	switch {
+	case act == "RunInstances":
+		return latencyRun
+	case act != "" && !awstest.Mutating(act):
+		return latencyDescribe
+	}
+	return latencyOther
+}
+
+// ec2Proxy is awstest's proxy with bench/aws's latencies and token bucket.
+type ec2Proxy struct {
+	*awstest.Proxy
+	bucket *rate.Limiter
+
+	mu        sync.Mutex
+	throttled int
+}
+
+func newEC2Proxy(target string) (*ec2Proxy, error) {
+	p := &ec2Proxy{bucket: rate.NewLimiter(runRefill, runBurst)}
+	var err error
+	p.Proxy, err = awstest.New(target, awstest.Options{EC2: true, Latency: latency, Intercept: p.throttle})
+	return p, err
+}
+
+// trace logs every call with its time (BENCH_TRACE=1), as bench/aws does.
+var trace = os.Getenv("BENCH_TRACE") != ""
+
+func (p *ec2Proxy) throttle(act string, w http.ResponseWriter) bool {
+	if trace {
+		log.Printf("%s %s", time.Now().Format("15:04:05.000"), act)
+	}
+	if act != "RunInstances" || p.bucket.Allow() {
+		return false
+	}
+	p.mu.Lock()
+	p.throttled++
+	p.mu.Unlock()
+	w.Header().Set("Content-Type", "text/xml;charset=UTF-8")
+	w.WriteHeader(http.StatusServiceUnavailable)
+	fmt.Fprint(w, `<?xml version="1.0" encoding="UTF-8"?>
+<Response><Errors><Error><Code>RequestLimitExceeded</Code><Message>Request limit exceeded.</Message></Error></Errors><RequestID>bench-throttle</RequestID></Response>`)
+	return true
+}
+
+func (p *ec2Proxy) take() (map[string]int, int) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	calls, th := p.Reset(), p.throttled
+	p.throttled = 0
+	return calls, th
+}
+
+// The fewest calls each step needs, at the model's latencies: what EC2
+// itself makes a rollout wait for when every wait ends at its first poll
+// (the nodes are protected from termination, as stateful clusters' are, so
+// protection is turned off first).
+var floorSteps = []struct {
+	step  string
+	calls []string
+	poll  bool // the step ends with a poll of the provider's (2 s first delay)
+}{
+	{"snapshot", []string{"CreateSnapshot", "DescribeSnapshots"}, true},
+	{"terminate", []string{"ModifyInstanceAttribute", "TerminateInstances", "DescribeInstances"}, true},
+	{"launch", []string{"RunInstances"}, false},
+	{"running", []string{"DescribeInstances"}, true},
+}
+
+// firstPollDelay is the AWS provider's first delay between polls
+// (internal/provider/aws: waitMinDelay, snapshotPollMinDelay): a step
+// that takes this much longer than its floor slept at least one poll.
+const firstPollDelay = 2 * time.Second
+
+func floorOf(calls []string) time.Duration {
+	var d time.Duration
+	for _, c := range calls {
+		d += latency(c)
+	}
+	return d
+}
+
+// awsRound is one rollout's figures.
+type awsRound struct {
+	typ       string
+	wall      time.Duration
+	res       *cluster.RolloutResult
+	waits     time.Duration // Σ snapshot + terminate + launch + running
+	calls     map[string]int
+	throttled int
+}
+
+var instanceTypes = []string{"t3.micro", "t3.small", "t3.medium", "t3.large", "t3.xlarge", "m5.large", "m5.xlarge", "c5.large", "c5.xlarge", "r5.large"}
+
+func benchAWS(root, tmp, bin string) (failed []string) {
+	ctx := context.Background()
+	n := *flagN
+	motoURL := *flagMoto
+	if motoURL == "" {
+		url, stop, err := startMoto(root, tmp)
+		if err != nil {
+			return []string{"aws: " + err.Error()}
+		}
+		defer stop()
+		motoURL = url
+	}
+	proxy, err := newEC2Proxy(motoURL)
+	if err != nil {
+		return []string{"aws: " + err.Error()}
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return []string{"aws: " + err.Error()}
+	}
+	srv := &http.Server{Handler: proxy}
+	go func() { _ = srv.Serve(ln) }()
+	defer srv.Close()
+	proxyURL := "http://" + ln.Addr().String()
+
+	// moto directly, to set the world up and check it (no latency, not counted)
+	cfg, err := awsconfig.LoadDefaultConfig(ctx, awsconfig.WithRegion("us-east-1"),
+		awsconfig.WithCredentialsProvider(aws.CredentialsProviderFunc(func(context.Context) (aws.Credentials, error) {
+			return aws.Credentials{AccessKeyID: "testing", SecretAccessKey: "testing"}, nil
+		})))
+	if err != nil {
+		return []string{"aws: " + err.Error()}
+	}
+	moto := ec2.NewFromConfig(cfg, func(o *ec2.Options) { o.BaseEndpoint = aws.String(motoURL) })
+	w, err := newWorld(ctx, moto, 200+rand.IntN(50))
+	if err != nil {
+		return []string{"aws: world: " + err.Error()}
+	}
+	name := fmt.Sprintf("bench-rollout-%d", time.Now().Unix())
+	dir := filepath.Join(tmp, "aws", name)
+	if err := writeProject(dir, name, w, n); err != nil {
+		return []string{"aws: " + err.Error()}
+	}
+	env := []string{"PATH=" + os.Getenv("PATH"), "HOME=" + os.Getenv("HOME"), "AWS_ACCESS_KEY_ID=testing", "AWS_SECRET_ACCESS_KEY=testing",
+		"AWS_REGION=us-east-1", "AWS_ENDPOINT_URL=" + proxyURL, "NO_COLOR=1"}
+	cli := func(args ...string) (string, string, time.Duration, error) {
+		return run(dir, env, append([]string{bin, "-C", dir}, args...))
+	}
+	log.Printf("aws: moto %s, proxy %s, %d nodes in %s", motoURL, proxyURL, n, w.cidr+".1.0/24")
+	_, errOut, d, err := cli("cluster", "up")
+	if err != nil {
+		return []string{fmt.Sprintf("aws: up: %v\n%s", err, errOut)}
+	}
+	calls, _ := proxy.take()
+	log.Printf("aws: up %s, %d calls", secs(d), awstest.Total(calls))
+	defer func() {
+		if _, errOut, _, err := cli("cluster", "down", "--force", "--yes", "--no-wait"); err != nil {
+			log.Printf("aws: down: %v\n%s", err, errOut)
+		}
+	}()
+
+	var rounds []awsRound
+	cfgPath := filepath.Join(dir, "cloud-compose.yml")
+	for r := range *flagAWSRound {
+		from, to := instanceTypes[r%len(instanceTypes)], instanceTypes[(r+1)%len(instanceTypes)]
+		b, err := os.ReadFile(cfgPath)
+		if err == nil {
+			err = os.WriteFile(cfgPath, []byte(strings.Replace(string(b), "instance_type: "+from, "instance_type: "+to, 1)), 0o644)
+		}
+		if err != nil {
+			return append(failed, "aws: "+err.Error())
+		}
+		proxy.take()
+		out, errOut, wall, err := cli("-o", "json", "cluster", "rollout", "--yes")
+		calls, throttled := proxy.take()
+		if err != nil {
+			failed = append(failed, fmt.Sprintf("aws: round %d: rollout: %v\n%s%s", r+1, err, out, errOut))
+			break
+		}
+		res, err := decodeRollout(out, n)
+		if err == nil {
+			err = oneAtATime(res)
+		}
+		if err == nil {
+			err = checkAWS(ctx, moto, name, res, n, to)
+		}
+		if err != nil {
+			failed = append(failed, fmt.Sprintf("aws: round %d: %v", r+1, err))
+			break
+		}
+		ar := awsRound{typ: from + " → " + to, wall: wall, res: res, calls: calls, throttled: throttled}
+		for _, nd := range res.Nodes {
+			t := nd.Timings
+			ar.waits += t.Snapshot + t.Terminate + t.Launch + t.Running
+		}
+		rounds = append(rounds, ar)
+		log.Printf("aws: round %d (%s): wall %s, duration %s, waits %s: %.3f×; %d calls (%s)", r+1, ar.typ, secs(wall), secs(res.Duration), secs(ar.waits),
+			wall.Seconds()/ar.waits.Seconds(), awstest.Total(calls), awstest.Describe(calls))
+	}
+	if len(rounds) == 0 {
+		return failed
+	}
+	return append(failed, awsTable(rounds, n)...)
+}
+
+// checkAWS checks in moto that every node runs one instance of the new
+// type, restored from the snapshot the rollout took of its node.
+func checkAWS(ctx context.Context, moto *ec2.Client, name string, res *cluster.RolloutResult, n int, typ string) error {
+	out, err := moto.DescribeInstances(ctx, &ec2.DescribeInstancesInput{Filters: []ec2types.Filter{
+		{Name: aws.String("tag:ClusterName"), Values: []string{name}},
+		{Name: aws.String("instance-state-name"), Values: []string{"pending", "running"}},
+	}})
+	if err != nil {
+		return err
+	}
+	live := map[string]ec2types.Instance{}
+	for _, r := range out.Reservations {
+		for _, i := range r.Instances {
+			live[aws.ToString(i.InstanceId)] = i
+		}
+	}
+	if len(live) != n {
+		return fmt.Errorf("%d live instances after the rollout, want %d", len(live), n)
+	}
+	for _, nd := range res.Nodes {
+		i, ok := live[nd.NewInstance]
+		if !ok {
+			return fmt.Errorf("node %s: its new instance %s is not live", nd.ID, nd.NewInstance)
+		}
+		if string(i.InstanceType) != typ || aws.ToString(i.PrivateIpAddress) != nd.IP {
+			return fmt.Errorf("node %s: %s is a %s on %s, want a %s on %s", nd.ID, nd.NewInstance, i.InstanceType, aws.ToString(i.PrivateIpAddress), typ, nd.IP)
+		}
+		if len(nd.Snapshots) != 1 {
+			return fmt.Errorf("node %s: snapshots %v, want the one of its data volume", nd.ID, nd.Snapshots)
+		}
+		var vol string
+		for _, bm := range i.BlockDeviceMappings {
+			if aws.ToString(bm.DeviceName) == "/dev/xvdf" && bm.Ebs != nil {
+				vol = aws.ToString(bm.Ebs.VolumeId)
+			}
+		}
+		vols, err := moto.DescribeVolumes(ctx, &ec2.DescribeVolumesInput{VolumeIds: []string{vol}})
+		if err != nil {
+			return fmt.Errorf("node %s: data volume %q: %w", nd.ID, vol, err)
+		}
+		if got := aws.ToString(vols.Volumes[0].SnapshotId); got != nd.Snapshots[0] {
+			return fmt.Errorf("node %s: data volume from snapshot %q, the rollout took %s", nd.ID, got, nd.Snapshots[0])
+		}
+	}
+	return nil
+}
+
+func awsTable(rounds []awsRound, n int) (missed []string) {
+	var ratios, durRatios, floorRatios []float64
+	var walls, waits, mongo []time.Duration
+	steps := map[string][]time.Duration{}
+	var total, own []time.Duration
+	var perNodeFloor time.Duration
+	for _, s := range floorSteps {
+		perNodeFloor += floorOf(s.calls)
+	}
+	calls := map[string]int{}
+	throttled := 0
+	for _, r := range rounds {
+		ratios = append(ratios, r.wall.Seconds()/r.waits.Seconds())
+		durRatios = append(durRatios, r.res.Duration.Seconds()/r.waits.Seconds())
+		floorRatios = append(floorRatios, r.wall.Seconds()/(time.Duration(n)*perNodeFloor).Seconds())
+		walls = append(walls, r.wall)
+		waits = append(waits, r.waits)
+		mongo = append(mongo, mongoRun(r.res))
+		for _, nd := range r.res.Nodes {
+			t := nd.Timings
+			steps["snapshot"] = append(steps["snapshot"], t.Snapshot)
+			steps["terminate"] = append(steps["terminate"], t.Terminate)
+			steps["launch"] = append(steps["launch"], t.Launch)
+			steps["running"] = append(steps["running"], t.Running)
+			total = append(total, t.Total)
+			own = append(own, t.Overhead)
+		}
+		for k, v := range r.calls {
+			calls[k] += v
+		}
+		throttled += r.throttled
+	}
+	fmt.Printf("\n### aws: %d static nodes with a data volume, 1 at a time, no health check; moto behind bench/aws's latency proxy; %d rollouts (a new instance_type each)\n\n", n, len(rounds))
+	fmt.Println("| rollout | wall (spawn to exit) | its `duration` | Σ waits (snapshot + terminate + launch + running) | wall / Σ waits | API floor (latency model) | wall / floor | mongo plugin's design | design / wall | calls | throttled |")
+	fmt.Println("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
+	for _, r := range rounds {
+		floor := time.Duration(n) * perNodeFloor
+		m := mongoRun(r.res)
+		fmt.Printf("| %s | %s | %s | %s | %.3f× | %s | %.2f× | %s | %.1f× | %d | %d |\n", r.typ, secs(r.wall), secs(r.res.Duration), secs(r.waits),
+			r.wall.Seconds()/r.waits.Seconds(), secs(floor), r.wall.Seconds()/floor.Seconds(), secs(m), m.Seconds()/r.wall.Seconds(), awstest.Total(r.calls), r.throttled)
+	}
+	verdict := "met"
+	if medianF(ratios) > awsTarget {
+		verdict = "MISSED"
+		missed = append(missed, fmt.Sprintf("aws: wall / Σ waits, median %.3f× > %.2f×", medianF(ratios), awsTarget))
+	}
+	fmt.Printf("\nwall / Σ waits: median %.3f×, max %.3f× (target ≤ %.2f×: %s); `duration` / Σ waits: median %.3f×; wall / API floor: median %.2f×\n",
+		medianF(ratios), maxF(ratios), awsTarget, verdict, medianF(durRatios), medianF(floorRatios))
+	fmt.Printf("mongo plugin's design for the same waits, %d nodes: median %s (%.1f× the tool's wall)\n\n", n, secs(median(mongo)), median(mongo).Seconds()/median(walls).Seconds())
+	fmt.Println("| per node | median | max | API floor: calls at the model's latencies |")
+	fmt.Println("| --- | ---: | ---: | --- |")
+	for _, s := range floorSteps {
+		fmt.Printf("| %s | %s | %s | %s (%s) |\n", s.step, ms(median(steps[s.step])), ms(maxOf(steps[s.step])), ms(floorOf(s.calls)), strings.Join(s.calls, " + "))
+	}
+	fmt.Printf("| node total | %s | %s | %s |\n", ms(median(total)), ms(maxOf(total)), ms(perNodeFloor))
+	fmt.Printf("| `timings.overhead` | %s | %s | – |\n", ms(median(own)), ms(maxOf(own)))
+	var slept []string
+	for _, s := range floorSteps {
+		if s.poll && maxOf(steps[s.step]) >= floorOf(s.calls)+firstPollDelay*3/4 {
+			slept = append(slept, fmt.Sprintf("%s (max %s, floor %s)", s.step, ms(maxOf(steps[s.step])), ms(floorOf(s.calls))))
+		}
+	}
+	if len(slept) == 0 {
+		fmt.Printf("\npolls: every wait (snapshot completed, terminated, running) ended at its first poll: no step took the provider's first poll delay (%s) over its floor\n", firstPollDelay)
+	} else {
+		fmt.Printf("\npolls: these waits slept at least one of the provider's polls (first delay %s, doubling to 15 s; internal/provider/aws/wait.go, snapshot_instance.go): %s\n", firstPollDelay, strings.Join(slept, "; "))
+	}
+	fmt.Printf("\ncalls per rollout (mean over %d; throttled %d): %s\n", len(rounds), throttled, describeMean(calls, len(rounds)))
+	return missed
+}
+
+func maxF(fs []float64) float64 {
+	m := 0.0
+	for _, f := range fs {
+		m = max(m, f)
+	}
+	return m
+}
+
+func describeMean(calls map[string]int, k int) string {
+	mean := map[string]int{}
+	for a, v := range calls {
+		mean[a] = (v + k/2) / k
+	}
+	return awstest.Describe(mean)
+}
+
+// world is a VPC with one /24 subnet, a security group, a key pair and an
+// image tagged by name, made directly in moto (as bench/aws makes it).
+type world struct {
+	subnet, sg, key, amiName, cidr string
+}
+
+func newWorld(ctx context.Context, c *ec2.Client, n int) (*world, error) {
+	w := &world{cidr: fmt.Sprintf("10.%d", n), key: fmt.Sprintf("bench-rollout-key-%d", time.Now().UnixNano()), amiName: fmt.Sprintf("bench-rollout-image-%d", n)}
+	vpc, err := c.CreateVpc(ctx, &ec2.CreateVpcInput{CidrBlock: aws.String(w.cidr + ".0.0/16")})
+	if err != nil {
+		return nil, err
+	}
+	sn, err := c.CreateSubnet(ctx, &ec2.CreateSubnetInput{VpcId: vpc.Vpc.VpcId, CidrBlock: aws.String(w.cidr + ".1.0/24"), AvailabilityZone: aws.String("us-east-1a")})
+	if err != nil {
+		return nil, err
+	}
+	w.subnet = aws.ToString(sn.Subnet.SubnetId)
+	sg, err := c.CreateSecurityGroup(ctx, &ec2.CreateSecurityGroupInput{GroupName: aws.String(w.key), Description: aws.String("bench"), VpcId: vpc.Vpc.VpcId})
+	if err != nil {
+		return nil, err
+	}
+	w.sg = aws.ToString(sg.GroupId)
+	if _, err := c.CreateKeyPair(ctx, &ec2.CreateKeyPairInput{KeyName: aws.String(w.key)}); err != nil {
+		return nil, err
+	}
+	img, err := c.RegisterImage(ctx, &ec2.RegisterImageInput{Name: aws.String(w.amiName + "-" + w.key)})
+	if err != nil {
+		return nil, err
+	}
+	_, err = c.CreateTags(ctx, &ec2.CreateTagsInput{Resources: []string{aws.ToString(img.ImageId)}, Tags: []ec2types.Tag{{Key: aws.String("Name"), Value: aws.String(w.amiName)}}})
+	return w, err
+}
+
+const clusterSh = `#!/bin/bash
+# {{ name }} node {{ _node_id }} on {{ aws.ami }}
+echo "starting {{ _node_id }}"
+`
+
+// writeProject: n static nodes, one data volume (kept in a snapshot by
+// the rollout), no health check (moto's instances serve nothing).
+func writeProject(dir, name string, w *world, n int) error {
+	if err := os.MkdirAll(filepath.Join(dir, "templates"), 0o755); err != nil {
+		return err
+	}
+	if err := os.WriteFile(filepath.Join(dir, "templates", "cluster.sh"), []byte(clusterSh), 0o644); err != nil {
+		return err
+	}
+	var b strings.Builder
+	fmt.Fprintf(&b, `cluster:
+  name: %s
+  search_path: [templates]
+  rollout:
+    max_unavailable: 1
+  aws:
+    ami: %s
+    keypair: %s
+    security_groups: %s
+    instance_type: %s
+    terminate_protection: true
+    volumes:
+      - {name: data, block: /dev/xvdf, size: 20G, delete_on_termination: true}
+    nodes:
+`, name, w.amiName, w.key, w.sg, instanceTypes[0])
+	for i := 0; i < n; i++ {
+		fmt.Fprintf(&b, "      - {id: %d, ip: %s.1.%d, subnet: %s}\n", i, w.cidr, 10+i, w.subnet)
+	}
+	return os.WriteFile(filepath.Join(dir, "cloud-compose.yml"), []byte(b.String()), 0o644)
+}
+
+// startMoto starts moto_server (scripts/test's pinned venv if present,
+// else PATH) on a free port, as bench/aws does.
+func startMoto(root, tmp string) (string, func(), error) {
+	bin := filepath.Join(root, ".cache", "moto-5.2.5", "bin", "moto_server")
+	if _, err := os.Stat(bin); err != nil {
+		if bin, err = exec.LookPath("moto_server"); err != nil {
+			return "", nil, fmt.Errorf("no moto_server: run scripts/test once (it installs the pinned moto) or pass -moto URL")
+		}
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return "", nil, err
+	}
+	port := ln.Addr().(*net.TCPAddr).Port
+	ln.Close()
+	logf, err := os.Create(filepath.Join(tmp, "moto.log"))
+	if err != nil {
+		return "", nil, err
+	}
+	cmd := exec.Command(bin, "-H", "127.0.0.1", "-p", strconv.Itoa(port))
+	cmd.Env = append(os.Environ(), "MOTO_EC2_LOAD_DEFAULT_AMIS=false")
+	cmd.Stdout, cmd.Stderr = logf, logf
+	if err := cmd.Start(); err != nil {
+		return "", nil, err
+	}
+	url := fmt.Sprintf("http://127.0.0.1:%d", port)
+	for range 100 {
+		if resp, err := http.Get(url + "/moto-api/"); err == nil {
+			resp.Body.Close()
+			return url, func() { _ = cmd.Process.Kill(); _ = cmd.Wait() }, nil
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	_ = cmd.Process.Kill()
+	_ = cmd.Wait()
+	return "", nil, fmt.Errorf("moto_server did not start; see %s", logf.Name())
+}
