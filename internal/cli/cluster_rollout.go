@@ -91,8 +91,10 @@ func rollbackTarget(gens []state.Generation, to int) (state.Generation, error) {
 		}
 	}
 	if to == 0 {
+		// the newest generation that was active before: a pending one
+		// never ran everywhere (a failed rollout)
 		for i := len(gens) - 1; i >= 0; i-- {
-			if gens[i].Number < active {
+			if gens[i].Number < active && gens[i].State == state.GenOld {
 				return gens[i], nil
 			}
 		}
@@ -173,6 +175,14 @@ func (f *rolloutFlags) run(cmd *cobra.Command, g *globals, to *int) error {
 		}
 	}
 	gens, err := r.rolloutGenerations(ctx, plan, back.Number)
+	gens.Resuming, gens.Passed = r.resuming()
+	e.OnRollout = func(ev cluster.RolloutEvent) {
+		view.event(ev)
+		switch n := ev.Node; n.State {
+		case cluster.StateDone, cluster.StateRolledBack:
+			r.progress(ctx, state.NodeAction{Node: n.ID, Action: n.State, InstanceID: n.NewInstance})
+		}
+	}
 	if err != nil {
 		r.finish(err)
 		return err
@@ -183,7 +193,9 @@ func (f *rolloutFlags) run(cmd *cobra.Command, g *globals, to *int) error {
 	if err == nil && res.Complete {
 		err = r.activate(ctx, gens.Target)
 	}
+	r.mu.Lock()
 	r.event.Actions = rolloutActions(res)
+	r.mu.Unlock()
 	r.finish(err)
 	if res != nil {
 		if g.json() {
@@ -310,7 +322,7 @@ func rolloutError(err error, res *cluster.RolloutResult, ctx context.Context, ve
 		if res.RolledBack {
 			advice = "the replaced nodes were put back on their previous spec; fix the cause (`cloud-compose cluster logs NODE`) and run it again"
 		}
-		return &ExitError{Code: ExitFailed, Err: fmt.Errorf("%w; %s", err, advice)}
+		return &ExitError{Code: ExitFailed, Err: fmt.Errorf("%s %w; %s", verb, err, advice)}
 	}
 	return err
 }
@@ -344,7 +356,7 @@ func printRollout(g *globals, res *cluster.RolloutResult, verb string) {
 		if len(n.LogTail) == 0 {
 			continue
 		}
-		fmt.Fprintf(g.streams.ErrOut, "node %s (%s): the last lines of its boot log:\n", n.ID, n.NewInstance)
+		fmt.Fprintf(g.streams.ErrOut, "node %s (%s): the last lines of its boot log:\n", n.ID, n.FailedInstance)
 		for _, l := range n.LogTail {
 			fmt.Fprintf(g.streams.ErrOut, "  | %s\n", config.KnownSecrets.Scrub(l))
 		}

@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/user"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -75,6 +76,7 @@ type lockedRun struct {
 	event   state.Event
 	start   time.Time
 	recent  []state.Event // the newest events when the lock was taken
+	mu      sync.Mutex    // event, while nodes report progress
 }
 
 // locked opens the coordinator, takes the lock (waiting up to
@@ -178,6 +180,48 @@ func (r *lockedRun) changedSince(m journalMark) bool {
 	return m.id != ""
 }
 
+// resuming reports whether the cluster's previous run was interrupted
+// (killed, and marked so when this run took the lock; or stopped by
+// Ctrl-C), and which instances it recorded as done.
+func (r *lockedRun) resuming() (bool, map[string]bool) {
+	for _, ev := range r.recent {
+		if ev.ID == r.event.ID {
+			continue
+		}
+		if ev.Result != state.ResultInterrupted && ev.Result != state.ResultRunning {
+			return false, nil
+		}
+		done := map[string]bool{}
+		for _, a := range ev.Actions {
+			if a.Action == cluster.StateDone || a.Action == cluster.StateRolledBack || a.Action == cluster.StateUnchanged {
+				done[a.InstanceID] = true
+			}
+		}
+		return true, done
+	}
+	return false, nil
+}
+
+// progress records a node's action in the running event as it happens
+// (not only at the end), so that a run killed later leaves in the
+// journal which nodes it finished.
+func (r *lockedRun) progress(ctx context.Context, a state.NodeAction) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	replaced := false
+	for i := range r.event.Actions {
+		if r.event.Actions[i].Node == a.Node {
+			r.event.Actions[i], replaced = a, true
+		}
+	}
+	if !replaced {
+		r.event.Actions = append(r.event.Actions, a)
+	}
+	if err := r.backend.PutEvent(ctx, r.key, r.event); err != nil {
+		r.g.warnf("could not journal the progress of node %s: %v", a.Node, err)
+	}
+}
+
 // finish journals the result and releases the lock, even when ctx was
 // cancelled (Ctrl-C).
 func (r *lockedRun) finish(err error) {
@@ -251,9 +295,9 @@ func nodeActions(res *cluster.UpResult) []state.NodeAction {
 // generationFor is the engine's Generation hook under a coordinator: the
 // generation new instances of this up are tagged with. A cluster with no
 // generation gets 1 (pending until up succeeds, then active). When the
-// desired specs are the active generation's, it is that one; otherwise
-// the pending generation with these specs, or a new pending one (rollout
-// makes it active).
+// desired specs are a recorded generation's, it is that one (an old one
+// becomes pending again: a rollback undone); otherwise a new pending one
+// (rollout makes it active).
 func (r *lockedRun) generationFor(ctx context.Context, specs map[string]provider.Spec) (int, error) {
 	gens, err := r.backend.Generations(ctx, r.key)
 	if err != nil {
@@ -264,10 +308,20 @@ func (r *lockedRun) generationFor(ctx context.Context, specs map[string]provider
 		top = max(top, gen.Number)
 	}
 	for i := len(gens) - 1; i >= 0; i-- {
-		if gen := gens[i]; (gen.State == state.GenActive || gen.State == state.GenPending) && sameSpecs(gen.Specs, specs) {
-			r.event.Generation = gen.Number
-			return gen.Number, nil
+		gen := gens[i]
+		if !sameSpecs(gen.Specs, specs) {
+			continue
 		}
+		if gen.State == state.GenOld {
+			// the specs of a generation that ran before (rolled back
+			// since): it is pending again, not a new number
+			gen.State = state.GenPending
+			if err := r.backend.PutGeneration(ctx, r.key, gen); err != nil {
+				return 0, fmt.Errorf("generations: %w", err)
+			}
+		}
+		r.event.Generation = gen.Number
+		return gen.Number, nil
 	}
 	gen := state.Generation{Number: top + 1, State: state.GenPending, Event: r.event.ID, Created: time.Now().UTC(), Specs: specs}
 	if err := r.backend.PutGeneration(ctx, r.key, gen); err != nil {

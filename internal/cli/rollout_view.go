@@ -29,7 +29,14 @@ type rolloutView struct {
 
 type viewRow struct {
 	state, instance, detail string
-	since                   time.Time
+	since                   time.Time     // the node's replacement began
+	took                    time.Duration // set once the node is through
+}
+
+// finished are the states a node stays in: its time stops.
+var finished = map[string]bool{
+	cluster.StateDone: true, cluster.StateFailed: true, cluster.StateRolledBack: true,
+	cluster.StateUnchanged: true, cluster.StateSkipped: true, cluster.StateInterrupted: true,
 }
 
 func newRolloutView(g *globals) *rolloutView {
@@ -46,8 +53,12 @@ func (v *rolloutView) event(ev cluster.RolloutEvent) {
 		v.rows[n.ID] = row
 		v.order = append(v.order, n.ID)
 	}
-	if row.state != n.State {
-		row.since = time.Now()
+	if ev.Elapsed > 0 {
+		row.since = time.Now().Add(-ev.Elapsed)
+	}
+	row.took = 0
+	if finished[n.State] && !row.since.IsZero() {
+		row.took = time.Since(row.since)
 	}
 	row.state, row.detail = n.State, ev.Detail
 	row.instance = n.NewInstance
@@ -133,7 +144,13 @@ func (v *rolloutView) drawLocked() {
 	line(fmt.Sprintf("%-6s %-13s %-22s %8s  %s", "NODE", "STATE", "INSTANCE", "ELAPSED", "DETAIL"))
 	for _, id := range v.order {
 		r := v.rows[id]
-		el := time.Since(r.since).Round(time.Second).String()
+		el := "-"
+		switch {
+		case r.took > 0:
+			el = r.took.Round(100 * time.Millisecond).String()
+		case !r.since.IsZero():
+			el = time.Since(r.since).Round(time.Second).String()
+		}
 		line(fmt.Sprintf("%-6s %-13s %-22s %8s  %s", id, r.state, dash(r.instance), el, config.KnownSecrets.Scrub(r.detail)))
 	}
 	v.drawn = len(v.order) + 1

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -28,7 +29,8 @@ const (
 	StateRollingBack  = "rolling back" // going back to its previous spec
 	StateRolledBack   = "rolled back"  // back on its previous spec and healthy
 	StateUnchanged    = "unchanged"    // already on the target spec and healthy
-	StateSkipped      = "skipped"      // not selected (--node), or nothing to roll back to
+	StateSkipped      = "skipped"      // not selected (--node), or no spec in the generation rolled back to
+	StateInterrupted  = "interrupted"  // the run was interrupted (Ctrl-C) in the middle of this node
 )
 
 // Errors of a rollout, wrapped.
@@ -37,8 +39,9 @@ var (
 	// the start (refused without --force) or before a batch.
 	ErrBelowQuorum = errors.New("the cluster is below min_healthy")
 	// ErrRolloutFailed: a node did not pass its gate (or a step failed);
-	// the rollout stopped there.
-	ErrRolloutFailed = errors.New("rollout failed")
+	// the rollout stopped there. Its text is "failed": callers say
+	// whose (rollout, rollback).
+	ErrRolloutFailed = errors.New("failed")
 )
 
 // GatePoll is how often a rollout probes a node it waits for: short, so
@@ -72,6 +75,14 @@ type RolloutGenerations struct {
 	// Fallback's when that instance had no (known) generation.
 	Recorded map[int]map[string]provider.Spec
 	Fallback int
+	// Resuming: the cluster's previous run was interrupted (the journal
+	// says so). A node that run launched on the target spec is gated
+	// again (min_healthy_time) even if it is healthy now, unless its
+	// instance is in Passed.
+	Resuming bool
+	// Passed are the instances the interrupted run saw through their
+	// gate (the journal's record of it).
+	Passed map[string]bool
 }
 
 // NodeTimings are how long one node's steps took.
@@ -106,8 +117,10 @@ type RolloutNode struct {
 	Snapshots []string `json:"snapshots,omitempty"`
 	URL       string   `json:"url,omitempty"`
 	Error     string   `json:"error,omitempty"`
-	// LogTail is the end of the boot log of a node that failed its gate.
-	LogTail []string     `json:"log_tail,omitempty"`
+	// LogTail is the end of the boot log of FailedInstance, the instance
+	// that failed its gate.
+	LogTail        []string     `json:"log_tail,omitempty"`
+	FailedInstance string       `json:"failed_instance,omitempty"`
 	Timings *NodeTimings `json:"timings,omitempty"`
 }
 
@@ -149,6 +162,7 @@ type rolloutWork struct {
 	// rollback puts the node back on oldSpec.
 	replaced bool
 	oldGen   string
+	lastNote string // the last note() detail
 }
 
 // Actions of rolloutWork.
@@ -280,6 +294,9 @@ func (e *Engine) ApplyRollout(ctx context.Context, p *RolloutPlan, gens RolloutG
 	if err != nil {
 		return res, err
 	}
+	for _, w := range u.work {
+		u.event(w, u.res.Nodes[w.idx].State, "")
+	}
 	if len(queue) > 0 {
 		if err := e.ensure(ctx); err != nil {
 			return res, err
@@ -340,8 +357,8 @@ func (u *rolloutRun) classify() {
 			case !hasSpec:
 				r.State = StateSkipped
 				r.Reasons = []string{"the generation has no spec for this node"}
-			case current && w.healthy:
-			case current && time.Since(m.Live.Launched) < u.cfg.HealthyDeadline:
+			case current && w.healthy && !(u.gens.Resuming && !u.gens.Passed[m.Live.ID] && m.Live.Generation == target && time.Since(m.Live.Launched) < u.cfg.HealthyDeadline+u.cfg.MinHealthyTime):
+			case current && time.Since(m.Live.Launched) < u.cfg.HealthyDeadline+u.cfg.MinHealthyTime:
 				w.action, w.oldGen = workAwait, ""
 				r.Reasons = []string{"launched " + m.Live.Launched.Format(time.RFC3339) + " (by an interrupted run?): waiting for its health"}
 				r.NewInstance, r.Generation = m.Live.ID, m.Live.Generation
@@ -448,11 +465,11 @@ func (u *rolloutRun) runQueue(ctx context.Context, queue []*rolloutWork, rolling
 		if err := ctx.Err(); err != nil {
 			return err
 		}
-		batch, err := u.nextBatch(ctx, queue, batchMax, minHealthy)
+		batch, err := u.nextBatch(ctx, downFirst(queue), batchMax, minHealthy)
 		if err != nil {
 			return err
 		}
-		queue = queue[len(batch):]
+		queue = slices.DeleteFunc(queue, func(w *rolloutWork) bool { return slices.Contains(batch, w) })
 		var wg sync.WaitGroup
 		errs := make([]error, len(batch))
 		for i, w := range batch {
@@ -468,6 +485,25 @@ func (u *rolloutRun) runQueue(ctx context.Context, queue []*rolloutWork, rolling
 		}
 	}
 	return nil
+}
+
+// downFirst puts the queued nodes that are not healthy (now: a node can
+// die during a rollout) before the others, each part in its order: they
+// cost no quorum, and the cluster needs them back first. The probes are
+// nextBatch's, made just before.
+func downFirst(queue []*rolloutWork) []*rolloutWork {
+	out := make([]*rolloutWork, 0, len(queue))
+	for _, w := range queue {
+		if !w.healthy {
+			out = append(out, w)
+		}
+	}
+	for _, w := range queue {
+		if w.healthy {
+			out = append(out, w)
+		}
+	}
+	return out
 }
 
 // nextBatch takes, in queue order, as many nodes as max_unavailable allows
@@ -502,7 +538,7 @@ func (u *rolloutRun) nextBatch(ctx context.Context, queue []*rolloutWork, batchM
 			return nil, fmt.Errorf("%w: replacing node %s would leave %d healthy nodes, min_healthy is %d (unhealthy: %s); waited %s for them to recover",
 				ErrBelowQuorum, queue[0].node.ID, healthy-1, minHealthy, strings.Join(unhealthy, ", "), u.cfg.HealthyDeadline)
 		}
-		u.event(queue[0], StateWaiting, "waiting for quorum: unhealthy "+strings.Join(unhealthy, ", "))
+		u.note(queue[0], "for quorum: unhealthy "+strings.Join(unhealthy, ", "))
 		select {
 		case <-ctx.Done():
 			return nil, ctx.Err()
@@ -547,6 +583,18 @@ func (u *rolloutRun) event(w *rolloutWork, state, detail string) {
 	}
 }
 
+// note reports a detail of w's current state, once per change of detail.
+func (u *rolloutRun) note(w *rolloutWork, detail string) {
+	u.mu.Lock()
+	same := w.lastNote == detail
+	w.lastNote = detail
+	state := u.res.Nodes[w.idx].State
+	u.mu.Unlock()
+	if !same {
+		u.event(w, state, detail)
+	}
+}
+
 // set changes w's row under the lock.
 func (u *rolloutRun) set(w *rolloutWork, f func(r *RolloutNode)) {
 	u.mu.Lock()
@@ -566,6 +614,10 @@ func (u *rolloutRun) replace(ctx context.Context, w *rolloutWork, rollingBack bo
 		tm.Total = time.Since(w.start)
 		tm.Overhead = tm.Total - tm.Hooks - tm.Snapshot - tm.Terminate - tm.Launch - tm.Running - tm.Healthy - tm.Hold
 		tm.Completed = time.Now()
+		if err != nil && ctx.Err() != nil {
+			u.event(w, StateInterrupted, "")
+			return
+		}
 		if err != nil {
 			u.set(w, func(r *RolloutNode) {
 				if r.Error == "" {
@@ -747,7 +799,7 @@ func (u *rolloutRun) gate(ctx context.Context, w *rolloutWork, inst provider.Ins
 		}
 		if errors.Is(err, health.ErrDied) || time.Now().After(deadline) {
 			tail := e.logTail(ctx, inst.ID)
-			u.set(w, func(r *RolloutNode) { r.LogTail = tail })
+			u.set(w, func(r *RolloutNode) { r.LogTail, r.FailedInstance = tail, inst.ID })
 			return fmt.Errorf("health gate (healthy_deadline %s, min_healthy_time %s): %w", u.cfg.HealthyDeadline, u.cfg.MinHealthyTime, err)
 		}
 	}
@@ -893,7 +945,6 @@ func (u *rolloutRun) rollback(ctx context.Context) {
 		u.event(w, StateRollingBack, "")
 	}
 	if err := u.runQueue(ctx, append(down, up...), true); err != nil {
-		u.e.Log.Warn("rollback failed", "error", err)
 		u.rollbackErr = err
 	}
 }

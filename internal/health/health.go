@@ -189,7 +189,7 @@ func (c Check) WaitAlive(ctx context.Context, t Target, timeout time.Duration, a
 			return nil
 		}
 		if time.Now().After(deadline) {
-			return fmt.Errorf("%w after %s (%s on %s): %v", ErrUnhealthy, timeout, c, ip, last)
+			return fmt.Errorf("%w after %s (%s on %s): %v", ErrUnhealthy, timeout.Round(100*time.Millisecond), c, ip, last)
 		}
 		select {
 		case <-ctx.Done():
