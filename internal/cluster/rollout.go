@@ -121,7 +121,7 @@ type RolloutNode struct {
 	// that failed its gate.
 	LogTail        []string     `json:"log_tail,omitempty"`
 	FailedInstance string       `json:"failed_instance,omitempty"`
-	Timings *NodeTimings `json:"timings,omitempty"`
+	Timings        *NodeTimings `json:"timings,omitempty"`
 }
 
 // RolloutResult is what a rollout did.
