@@ -291,7 +291,7 @@ func checkAWS(ctx context.Context, moto *ec2.Client, name string, res *cluster.R
 
 func awsTable(rounds []awsRound, n int) (missed []string) {
 	var ratios, durRatios, floorRatios []float64
-	var walls, waits, mongo []time.Duration
+	var walls, mongo []time.Duration
 	steps := map[string][]time.Duration{}
 	var total, own []time.Duration
 	var perNodeFloor time.Duration
@@ -305,7 +305,6 @@ func awsTable(rounds []awsRound, n int) (missed []string) {
 		durRatios = append(durRatios, r.res.Duration.Seconds()/r.waits.Seconds())
 		floorRatios = append(floorRatios, r.wall.Seconds()/(time.Duration(n)*perNodeFloor).Seconds())
 		walls = append(walls, r.wall)
-		waits = append(waits, r.waits)
 		mongo = append(mongo, mongoRun(r.res))
 		for _, nd := range r.res.Nodes {
 			t := nd.Timings

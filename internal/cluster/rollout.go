@@ -176,7 +176,6 @@ const (
 type RolloutPlan struct {
 	opts  RolloutOptions
 	res   provider.Resolution
-	work  []*rolloutWork
 	specs map[string]provider.Spec
 	group *provider.Spec
 	// observed at prepare, for classification at apply
