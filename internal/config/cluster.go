@@ -35,6 +35,8 @@ type Cluster struct {
 	Health      *Health
 	// Rollout is `cluster.rollout`, every default filled in.
 	Rollout Rollout
+	// LoadBalancer is `cluster.load_balancer`, nil without one.
+	LoadBalancer *LoadBalancer
 	AWS     *AWS
 	Local   *Local
 
@@ -86,6 +88,19 @@ type Rollout struct {
 	BeforeNode   string // hooks.before_node: a command; non-zero stops the rollout
 	AfterNode    string // hooks.after_node
 }
+
+// LoadBalancer is `cluster.load_balancer`: where traffic reaches the
+// nodes. Local: a proxy on Listen; aws: ELBv2 target groups for static
+// nodes. Nodes are registered once healthy and drained before they go.
+type LoadBalancer struct {
+	Listen       string        // local: the proxy's IP:PORT
+	TargetPort   int           // the nodes' port; default health.port
+	Drain        time.Duration // how long in-flight requests get; DefaultDrain
+	TargetGroups []string      // aws: ELBv2 target group ARNs
+}
+
+// DefaultDrain is load_balancer.drain's default.
+const DefaultDrain = 10 * time.Second
 
 // Rollout defaults (docs/configuration.md, "rollout").
 const (
@@ -201,6 +216,18 @@ func LoadCluster(doc *Document) (*Cluster, error) {
 		}
 	}
 	c.Rollout = loadRollout(mapping(data, "rollout"), c.Health)
+	if lm := mapping(data, "load_balancer"); lm != nil {
+		c.LoadBalancer = &LoadBalancer{Listen: str(lm, "listen"), TargetPort: integer(lm, "target_port", 0), Drain: DefaultDrain}
+		if c.Health != nil && c.LoadBalancer.TargetPort == 0 {
+			c.LoadBalancer.TargetPort = c.Health.Port
+		}
+		if d, ok := durationOf(get(lm, "drain")); ok {
+			c.LoadBalancer.Drain = d
+		}
+		for _, v := range list(lm, "target_groups") {
+			c.LoadBalancer.TargetGroups = append(c.LoadBalancer.TargetGroups, PyStr(v))
+		}
+	}
 	if am := mapping(data, "aws"); am != nil {
 		c.AWS = loadAWS(am)
 	}
@@ -234,6 +261,7 @@ func LoadCluster(doc *Document) (*Cluster, error) {
 	c.checkValues(p)
 	c.checkProviders(p)
 	c.checkRollout(p)
+	c.checkLoadBalancer(p)
 	c.Warnings = p.warnings
 	return c, p.err()
 }
@@ -283,6 +311,37 @@ func (c *Cluster) checkRollout(p *problems) {
 	}
 	if c.Provider == "aws" && c.Rollout.Data == RolloutDataKeep {
 		c.problem(p, []string{"rollout", "data"}, "keep is for the local provider; on aws use snapshot or none")
+	}
+}
+
+// checkLoadBalancer checks `cluster.load_balancer` against the provider:
+// local needs listen and a port to send to; aws needs target groups.
+func (c *Cluster) checkLoadBalancer(p *problems) {
+	lb := c.LoadBalancer
+	if lb == nil {
+		return
+	}
+	switch c.Provider {
+	case "local":
+		if lb.Listen == "" {
+			c.problem(p, []string{"load_balancer"}, "needs `listen:` on the local provider: the proxy's address, like 127.0.0.10:8080")
+		}
+		if len(lb.TargetGroups) > 0 {
+			c.problem(p, []string{"load_balancer", "target_groups"}, "are ELBv2 target groups, for the aws provider; the local provider runs a proxy on `listen:`")
+		}
+	case "aws":
+		if len(lb.TargetGroups) == 0 {
+			c.problem(p, []string{"load_balancer"}, "needs `target_groups:` on aws: the ARNs of the ELBv2 target groups the nodes join")
+		}
+		if lb.Listen != "" {
+			c.problem(p, []string{"load_balancer", "listen"}, "is the local provider's proxy address; on aws the load balancer is yours, the nodes join its `target_groups:`")
+		}
+		if c.AWS != nil && c.AWS.ASG != nil {
+			c.problem(p, []string{"load_balancer"}, "is for static nodes; an auto scaling group joins its load balancers with `aws.asg.elbs` and `aws.asg.target_groups`")
+		}
+	}
+	if lb.TargetPort == 0 {
+		c.problem(p, []string{"load_balancer"}, "needs `target_port:` (the nodes' port), or a `health.port` to default to")
 	}
 }
 

@@ -110,6 +110,14 @@ func intAtLeast(lo int, what string) func(n *yaml.Node, path string, p *problems
 	}
 }
 
+// checkListen checks load_balancer.listen: IP:PORT (the proxy's address).
+func checkListen(n *yaml.Node, path string, p *problems) {
+	ap, err := netip.ParseAddrPort(n.Value)
+	if err != nil || !ap.Addr().Is4() || ap.Port() == 0 {
+		p.add(n.Line, n.Column, path, "%q is not an IPv4 address and port (like 127.0.0.10:8080)", n.Value)
+	}
+}
+
 // checkDuration checks a duration against 0 (excluded when positive) to
 // MaxRolloutDuration; what names the key, for the message.
 func checkDuration(positive bool, what string) func(n *yaml.Node, path string, p *problems) {
@@ -290,6 +298,12 @@ var clusterSpec = &spec{kind: kMap, required: true, fields: map[string]*spec{
 			"before_node": {kind: kString},
 			"after_node":  {kind: kString},
 		}},
+	}},
+	"load_balancer": {kind: kMap, fields: map[string]*spec{
+		"listen":        {kind: kString, check: checkListen},
+		"target_port":   {kind: kInt, check: intBetween(1, 65535, "a TCP port")},
+		"drain":         {kind: kDuration, check: checkDuration(false, "drain")},
+		"target_groups": {kind: kList, elem: &spec{kind: kString}},
 	}},
 	"logging": {kind: kMap, open: true, fields: map[string]*spec{
 		"driver": {kind: kString},
