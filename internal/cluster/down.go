@@ -2,6 +2,7 @@ package cluster
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 
@@ -54,9 +55,36 @@ func (e *Engine) Down(ctx context.Context, instances []provider.Instance, opts D
 		}
 	}
 	if len(ids) == 0 {
-		return res, nil
+		return res, e.removeLoadBalancer(ctx)
+	}
+	if !opts.Force {
+		// refused before anything is drained: protection stops it all
+		var protected []provider.Instance
+		for _, i := range instances {
+			if i.Protected && i.State != provider.Terminated {
+				protected = append(protected, i)
+			}
+		}
+		if len(protected) > 0 {
+			return nil, &provider.ProtectedError{Instances: protected}
+		}
+	}
+	// take them out of the load balancer first: requests in flight finish
+	if err := e.deregisterAll(ctx, instances); err != nil {
+		return nil, err
 	}
 	if err := e.Provider.Terminate(ctx, ids, opts.Force); err != nil {
+		if errors.Is(err, provider.ErrProtected) {
+			// nothing was terminated (a provider that learns of the
+			// protection only now): put them back in service
+			for _, i := range instances {
+				if i.State.Live() {
+					if rerr := e.register(ctx, i); rerr != nil {
+						err = errors.Join(err, rerr)
+					}
+				}
+			}
+		}
 		return nil, err
 	}
 	res.Terminated = instances
@@ -66,7 +94,18 @@ func (e *Engine) Down(ctx context.Context, instances []provider.Instance, opts D
 	if err := e.Provider.WaitTerminated(ctx, ids); err != nil {
 		return res, fmt.Errorf("wait until terminated: %w", err)
 	}
-	return res, nil
+	return res, e.removeLoadBalancer(ctx)
+}
+
+// removeLoadBalancer removes what the cluster's load balancer left (local:
+// its proxy) once the cluster has no instance.
+func (e *Engine) removeLoadBalancer(ctx context.Context) error {
+	if lb := e.loadBalancer(); lb != nil {
+		if err := lb.RemoveLoadBalancer(ctx, e.ID); err != nil {
+			return fmt.Errorf("load balancer: %w", err)
+		}
+	}
+	return nil
 }
 
 // Cleanup removes what the cluster leaves behind, where the provider has

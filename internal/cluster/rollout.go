@@ -88,6 +88,8 @@ type RolloutGenerations struct {
 // NodeTimings are how long one node's steps took.
 type NodeTimings struct {
 	Hooks     time.Duration `json:"hooks"`
+	Drain     time.Duration `json:"drain"`    // deregistering from the load balancer
+	Register  time.Duration `json:"register"` // registering with it
 	Snapshot  time.Duration `json:"snapshot"`
 	Terminate time.Duration `json:"terminate"`
 	Launch    time.Duration `json:"launch"`    // the Launch call
@@ -300,6 +302,9 @@ func (e *Engine) ApplyRollout(ctx context.Context, p *RolloutPlan, gens RolloutG
 		if err := e.ensure(ctx); err != nil {
 			return res, err
 		}
+	}
+	if err := u.registerHealthy(ctx); err != nil {
+		return res, err
 	}
 	failed := u.runQueue(ctx, queue, false)
 	if failed != nil && ctx.Err() == nil && u.cfg.AutoRollback {
@@ -611,7 +616,7 @@ func (u *rolloutRun) replace(ctx context.Context, w *rolloutWork, rollingBack bo
 	u.set(w, func(r *RolloutNode) { r.Timings = tm })
 	defer func() {
 		tm.Total = time.Since(w.start)
-		tm.Overhead = tm.Total - tm.Hooks - tm.Snapshot - tm.Terminate - tm.Launch - tm.Running - tm.Healthy - tm.Hold
+		tm.Overhead = tm.Total - tm.Hooks - tm.Drain - tm.Register - tm.Snapshot - tm.Terminate - tm.Launch - tm.Running - tm.Healthy - tm.Hold
 		tm.Completed = time.Now()
 		if err != nil && ctx.Err() != nil {
 			u.event(w, StateInterrupted, "")
@@ -642,6 +647,14 @@ func (u *rolloutRun) replace(ctx context.Context, w *rolloutWork, rollingBack bo
 				return err
 			}
 			tm.Hooks += time.Since(t)
+		}
+		if w.live != nil && e.loadBalancer() != nil {
+			u.event(w, StateDraining, w.live.ID)
+			t := time.Now()
+			if err := e.deregister(ctx, *w.live); err != nil {
+				return err
+			}
+			tm.Drain = time.Since(t)
 		}
 		old := w.live
 		if old == nil && len(w.dead) > 0 {
@@ -710,6 +723,13 @@ func (u *rolloutRun) replace(ctx context.Context, w *rolloutWork, rollingBack bo
 	if err := u.gate(ctx, w, inst, tm); err != nil {
 		return err
 	}
+	if e.loadBalancer() != nil {
+		t := time.Now()
+		if err := e.register(ctx, inst); err != nil {
+			return err
+		}
+		tm.Register = time.Since(t)
+	}
 	// after_node runs for a node an interrupted run launched too: its
 	// before_node ran then
 	if hook := u.cfg.AfterNode; hook != "" {
@@ -731,6 +751,29 @@ func (u *rolloutRun) replace(ctx context.Context, w *rolloutWork, rollingBack bo
 	})
 	u.event(w, state, "")
 	return nil
+}
+
+// registerHealthy makes the load balancer ready, where there is one, and
+// registers every node that is healthy now (a no-op for the registered
+// ones): a load balancer added to the config gets the nodes the rollout
+// leaves as they are.
+func (u *rolloutRun) registerHealthy(ctx context.Context) error {
+	e := u.e
+	if e.loadBalancer() == nil {
+		return nil
+	}
+	if err := e.ensureLoadBalancer(ctx); err != nil {
+		return err
+	}
+	var errs []error
+	for _, w := range u.work {
+		if w.healthy && w.live != nil {
+			if err := e.register(ctx, *w.live); err != nil {
+				errs = append(errs, fmt.Errorf("node %s: %w", w.node.ID, err))
+			}
+		}
+	}
+	return errors.Join(errs...)
 }
 
 // IPFreeWait is how long a launch waits for the node's IP to be released

@@ -179,6 +179,7 @@ func (e *Engine) ApplyUp(ctx context.Context, p *UpPlan) (*UpResult, error) {
 	go func() { defer wg.Done(); u.waitHealthy(ctx, running) }()
 	go func() { defer wg.Done(); u.checkKept(ctx) }()
 	wg.Wait()
+	u.registerUp(ctx)
 	u.finish()
 
 	var failed, unhealthy []string
