@@ -18,8 +18,10 @@ func newClusterStatusCommand(g *globals) *cobra.Command {
 time. Instances of the cluster that match no configured node are listed as
 orphan. In ASG mode (aws.asg) the auto scaling group comes first (desired,
 min, max, launch template version) and its instances are listed as member,
-with their zone and the group's health status of them. -o json prints
-{"cluster": NAME, "nodes": [...]}, plus "group" in ASG mode.`,
+with their zone and the group's health status of them. With a load
+balancer (cluster.load_balancer), its address, state and targets follow.
+-o json prints {"cluster": NAME, "nodes": [...]}, plus "group" in ASG mode
+and "load_balancer" with one.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			e, err := g.openEngine(cmd.Context(), engineOptions{})
@@ -71,7 +73,29 @@ with their zone and the group's health status of them. -o json prints
 				}
 				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", id, dash(r.InstanceID), state, dash(r.Spec), dash(r.Health), dash(r.Generation), ip, dash(r.Image), dash(r.Type), launched)
 			}
-			return tw.Flush()
+			if err := tw.Flush(); err != nil {
+				return err
+			}
+			printLoadBalancer(g, st)
+			return nil
 		},
 	}
+}
+
+// printLoadBalancer ends status with the load balancer and its targets.
+func printLoadBalancer(g *globals, st *cluster.Status) {
+	lb := st.LoadBalancer
+	if lb == nil {
+		return
+	}
+	fmt.Fprintf(g.streams.Out, "\nload balancer %s: %s, %d target(s)\n", dash(lb.Address), lb.State, len(lb.Targets))
+	if len(lb.Targets) == 0 {
+		return
+	}
+	tw := tabwriter.NewWriter(g.streams.Out, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "TARGET\tINSTANCE\tSTATE\tIN FLIGHT")
+	for _, t := range lb.Targets {
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%d\n", t.Address, dash(t.InstanceID), t.State, t.InFlight)
+	}
+	tw.Flush()
 }

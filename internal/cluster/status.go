@@ -2,6 +2,7 @@ package cluster
 
 import (
 	"context"
+	"fmt"
 	"time"
 
 	"github.com/cloud-compose/cloud-compose-go/internal/provider"
@@ -55,6 +56,10 @@ type Status struct {
 	// Group is the auto scaling group in ASG mode (nil otherwise, or when
 	// the group does not exist).
 	Group *provider.GroupInfo `json:"group,omitempty"`
+	// LoadBalancer is the cluster's load balancer and its targets, when
+	// it has one configured (state stopped: the local proxy is not
+	// running).
+	LoadBalancer *provider.LBStatus `json:"load_balancer,omitempty"`
 }
 
 // Status joins the configured nodes with the cluster's instances: one row
@@ -70,6 +75,16 @@ func (e *Engine) Status(ctx context.Context, opts PlanOptions) (*Status, error) 
 	st := &Status{Cluster: e.Cluster.Name, Nodes: []StatusRow{}}
 	if err := e.groupStatus(ctx, st); err != nil {
 		return nil, err
+	}
+	if e.loadBalancer() != nil {
+		lb, err := e.LoadBalancerStatus(ctx)
+		if err != nil {
+			return nil, fmt.Errorf("load balancer: %w", err)
+		}
+		if lb == nil {
+			lb = &provider.LBStatus{State: "stopped", Targets: []provider.LBTarget{}}
+		}
+		st.LoadBalancer = lb
 	}
 	used := map[string]bool{}
 	for k, n := range nodes {
