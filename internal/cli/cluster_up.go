@@ -232,6 +232,9 @@ func printUp(g *globals, res *cluster.UpResult) {
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s%s\t%s\n", r.ID, r.Action, dash(r.InstanceID), r.Name, dash(r.IP), url, detail)
 	}
 	tw.Flush()
+	if lb := res.LoadBalancer; lb != nil {
+		fmt.Fprintf(g.streams.Out, "load balancer: %s (%d target(s))\n", lb.Address, len(lb.Targets))
+	}
 	printStale(g, res)
 	for _, r := range res.Nodes {
 		if len(r.LogTail) == 0 {

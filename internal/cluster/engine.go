@@ -120,6 +120,8 @@ type UpResult struct {
 	Generation int                   `json:"generation,omitempty"`
 	Nodes      []NodeResult          `json:"nodes"`
 	Group      *provider.GroupResult `json:"group,omitempty"`
+	// LoadBalancer is the cluster's load balancer after up, with one.
+	LoadBalancer *provider.LBStatus `json:"load_balancer,omitempty"`
 }
 
 // UpOptions are `up`'s flags.

@@ -40,6 +40,20 @@ func (e *Engine) ensureLoadBalancer(ctx context.Context) error {
 	return nil
 }
 
+// finalLoadBalancer reads the load balancer after a command, for its
+// result (nil without one, or when it cannot be read).
+func (e *Engine) finalLoadBalancer(ctx context.Context) *provider.LBStatus {
+	if e.loadBalancer() == nil || ctx.Err() != nil {
+		return nil
+	}
+	st, err := e.LoadBalancerStatus(ctx)
+	if err != nil {
+		e.Log.Warn("could not read the load balancer", "error", err)
+		return nil
+	}
+	return st
+}
+
 // register puts inst behind the load balancer, where there is one, and
 // returns once it takes traffic.
 func (e *Engine) register(ctx context.Context, inst provider.Instance) error {
@@ -132,4 +146,5 @@ func (u *upRun) registerUp(ctx context.Context) {
 		}()
 	}
 	wg.Wait()
+	u.res.LoadBalancer = e.finalLoadBalancer(ctx)
 }

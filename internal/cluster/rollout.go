@@ -137,6 +137,8 @@ type RolloutResult struct {
 	RolledBack bool              `json:"rolled_back,omitempty"`
 	Refresh    *provider.Refresh `json:"refresh,omitempty"` // group mode
 	Duration   time.Duration     `json:"duration"`
+	// LoadBalancer is the cluster's load balancer at the end, with one.
+	LoadBalancer *provider.LBStatus `json:"load_balancer,omitempty"`
 }
 
 // RolloutEvent is one transition of one node.
@@ -311,6 +313,7 @@ func (e *Engine) ApplyRollout(ctx context.Context, p *RolloutPlan, gens RolloutG
 		u.rollback(ctx)
 	}
 	res.Complete = u.complete()
+	res.LoadBalancer = e.finalLoadBalancer(ctx)
 	switch {
 	case ctx.Err() != nil:
 		return res, ctx.Err()
