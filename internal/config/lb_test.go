@@ -16,10 +16,10 @@ func TestLoadBalancerConfig(t *testing.T) {
 		return src[:len("cluster:\n")] + top + src[len("cluster:\n"):]
 	}
 	errCases := []struct{ name, src, where, msg string }{
-		{"local without listen", localConfig("ok", "  health: {port: 8080}\n  load_balancer: {drain: 5s}\n", ""), ":5:3: cluster.load_balancer", "needs `listen:` on the local provider"},
-		{"listen not an address", localConfig("ok", "  health: {port: 8080}\n  load_balancer: {listen: localhost}\n", ""), ":5:28: cluster.load_balancer.listen", `"localhost" is not an IPv4 address and port (like 127.0.0.10:8080)`},
-		{"listen without a port", localConfig("ok", "  health: {port: 8080}\n  load_balancer: {listen: 127.0.0.10}\n", ""), ":5:28: cluster.load_balancer.listen", "is not an IPv4 address and port"},
-		{"no target port", localConfig("ok", "  load_balancer: {listen: '127.0.0.10:8080'}\n", ""), ":4:3: cluster.load_balancer", "needs `target_port:`"},
+		{"local without listen", localConfig("ok", "  health: {port: 8080}\n  load_balancer: {drain: 5s}\n", ""), ":5:18: cluster.load_balancer", "needs `listen:` on the local provider"},
+		{"listen not an address", localConfig("ok", "  health: {port: 8080}\n  load_balancer: {listen: localhost}\n", ""), ":5:27: cluster.load_balancer.listen", `"localhost" is not an IPv4 address and port (like 127.0.0.10:8080)`},
+		{"listen without a port", localConfig("ok", "  health: {port: 8080}\n  load_balancer: {listen: 127.0.0.10}\n", ""), ":5:27: cluster.load_balancer.listen", "is not an IPv4 address and port"},
+		{"no target port", localConfig("ok", "  load_balancer: {listen: '127.0.0.10:8080'}\n", ""), ":4:18: cluster.load_balancer", "needs `target_port:`"},
 		{"target port out of range", localConfig("ok", "  load_balancer: {listen: '127.0.0.10:8080', target_port: 70000}\n", ""), "cluster.load_balancer.target_port", "out of range"},
 		{"drain negative", localConfig("ok", "  health: {port: 8080}\n  load_balancer: {listen: '127.0.0.10:8080', drain: -1s}\n", ""), "cluster.load_balancer.drain", "-1s is out of range"},
 		{"target groups on local", localConfig("ok", "  health: {port: 8080}\n  load_balancer: {listen: '127.0.0.10:8080', target_groups: [arn:x]}\n", ""), "cluster.load_balancer.target_groups", "for the aws provider"},
