@@ -15,6 +15,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/autoscaling"
 	"github.com/aws/aws-sdk-go-v2/service/cloudwatchlogs"
 	"github.com/aws/aws-sdk-go-v2/service/ec2"
+	"github.com/aws/aws-sdk-go-v2/service/elasticloadbalancingv2"
 	"github.com/aws/aws-sdk-go-v2/service/iam"
 	"github.com/aws/smithy-go"
 	"github.com/aws/smithy-go/middleware"
@@ -66,6 +67,7 @@ type ec2Provider struct {
 	asg  *autoscaling.Client
 	iam  *iam.Client
 	logs *cloudwatchlogs.Client
+	elb  *elasticloadbalancingv2.Client // target groups (lb.go)
 
 	// runPacer paces RunInstances attempts to EC2's token bucket.
 	runPacer *rate.Limiter
@@ -127,6 +129,7 @@ func open(ctx context.Context, c *config.Cluster, opts provider.Options) (provid
 	p.asg = autoscaling.NewFromConfig(cfg)
 	p.iam = iam.NewFromConfig(cfg)
 	p.logs = cloudwatchlogs.NewFromConfig(cfg)
+	p.elb = elasticloadbalancingv2.NewFromConfig(cfg)
 	return p, nil
 }
 
