@@ -4,6 +4,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/cloud-compose/cloud-compose-go/internal/demo"
+	"github.com/cloud-compose/cloud-compose-go/internal/lb"
 	"github.com/cloud-compose/cloud-compose-go/internal/provider/local"
 )
 
@@ -33,6 +34,21 @@ func newDemoServiceCommand(g *globals) *cobra.Command {
 		DisableFlagParsing: true,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return demo.Main(cmd.Context(), args, g.streams.Out)
+		},
+	}
+}
+
+// newLBProxyCommand is the local provider's load balancer, a detached
+// process the provider starts as `cloud-compose __lb-proxy --dir DIR
+// --listen IP:PORT ...`; SIGTERM stops it once requests in flight finish.
+func newLBProxyCommand(g *globals) *cobra.Command {
+	return &cobra.Command{
+		Use:                lb.Command,
+		Short:              "The local provider's load balancer proxy",
+		Hidden:             true,
+		DisableFlagParsing: true,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return lb.Main(cmd.Context(), args, g.streams.Out)
 		},
 	}
 }

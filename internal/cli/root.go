@@ -80,7 +80,7 @@ func Execute(ctx context.Context, s IOStreams, args []string) error {
 // plugin `cloud-compose-<word>` on PATH.
 var builtins = map[string]bool{
 	"cluster": true, "config": true, "image": true, "secrets": true, "completion": true, "help": true,
-	"__complete": true, "__completeNoDesc": true, "__local-supervisor": true, "__demo-service": true,
+	"__complete": true, "__completeNoDesc": true, "__local-supervisor": true, "__demo-service": true, "__lb-proxy": true,
 }
 
 func newRootCommand(g *globals) *cobra.Command {
@@ -115,6 +115,7 @@ unchanged.`,
 		newClusterCommand(g),
 		newConfigCommand(g),
 		newDemoServiceCommand(g),
+		newLBProxyCommand(g),
 		newLocalSupervisorCommand(),
 		newImageCommand(g),
 		newSecretsCommand(g),
