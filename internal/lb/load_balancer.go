@@ -71,6 +71,8 @@ type LoadBalancer struct {
 	conns  map[string]map[*trackedConn]struct{} // by target address
 
 	persistMu sync.Mutex
+
+	lastNoTarget atomic.Int64 // when "no healthy target" was logged, UnixNano
 }
 
 // New returns a load balancer with the targets of opts.StateFile (if it
@@ -471,7 +473,10 @@ func isDialError(err error) bool {
 func (lb *LoadBalancer) proxyError(w http.ResponseWriter, r *http.Request, err error) {
 	switch {
 	case errors.Is(err, ErrNoHealthyTarget):
-		lb.log.Warn("no healthy target", "method", r.Method, "path", r.URL.Path)
+		if now := time.Now().UnixNano(); now-lb.lastNoTarget.Load() > int64(time.Second) {
+			lb.lastNoTarget.Store(now) // once a second at most: a client may retry fast
+			lb.log.Warn("no healthy target: answering 503", "method", r.Method, "path", r.URL.Path)
+		}
 		http.Error(w, "503 service unavailable: no healthy target", http.StatusServiceUnavailable)
 	case r.Context().Err() != nil:
 		w.WriteHeader(statusClientClosedRequest) // nobody reads it
