@@ -422,6 +422,10 @@ func (rt roundTripper) RoundTrip(req *http.Request) (*http.Response, error) {
 		out.URL = &u
 		if body != nil {
 			out.Body = body
+			// The transport sends a request again on a fresh connection
+			// when a kept-alive one turned out closed before it wrote
+			// anything; a body can go again if none of it was read.
+			out.GetBody = body.again
 		}
 		resp, err := lb.transport.RoundTrip(out)
 		if err == nil {
@@ -501,6 +505,16 @@ func (b *guardedBody) Read(p []byte) (int, error) {
 }
 
 func (b *guardedBody) Close() error { return nil }
+
+// errBodyRead: a request body partly sent cannot be sent again.
+var errBodyRead = errors.New("the request body was partly sent")
+
+func (b *guardedBody) again() (io.ReadCloser, error) {
+	if b.n.Load() > 0 {
+		return nil, errBodyRead
+	}
+	return b, nil
+}
 
 // releaseOnClose calls release once, when the response body is closed
 // (ReverseProxy closes it after copying it to the client, or when an

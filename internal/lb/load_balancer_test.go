@@ -506,3 +506,49 @@ func conns(lb *LoadBalancer, addr string) int {
 }
 
 var _ net.Conn = (*trackedConn)(nil)
+
+// TestRetryOnResetBeforeResponse: a target that closes the connection
+// without answering gets a GET sent to the next target; a POST with a
+// body, which may have reached it, is not sent twice.
+func TestRetryOnResetBeforeResponse(t *testing.T) {
+	lb, url := newTestLB(t, time.Hour)
+	good := newBackend(t, "good")
+	var resets atomic.Int64
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /health", func(w http.ResponseWriter, r *http.Request) {})
+	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		resets.Add(1)
+		_, _ = io.Copy(io.Discard, r.Body)
+		c, _, err := w.(http.Hijacker).Hijack()
+		if err == nil {
+			c.Close()
+		}
+	})
+	bad := httptest.NewServer(mux)
+	t.Cleanup(bad.Close)
+	if _, err := lb.Register(context.Background(), bad.Listener.Addr().String(), 5*time.Second); err != nil {
+		t.Fatal(err)
+	}
+	register(t, lb, good)
+	cl := client()
+	for i := range 6 {
+		if code, body, err := fetch(cl, url+"/"); err != nil || code != 200 || body != "good" {
+			t.Fatalf("GET %d: %d %q %v, want good", i, code, body, err)
+		}
+	}
+	if resets.Load() == 0 {
+		t.Fatal("the resetting target got no request")
+	}
+	lb.mu.Lock()
+	lb.next = 0 // the resetting target
+	lb.mu.Unlock()
+	before := good.hits.Load()
+	resp, err := cl.Post(url+"/", "text/plain", strings.NewReader("pay once"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusBadGateway || good.hits.Load() != before {
+		t.Fatalf("POST reset by its target: %d (good got %d more), want 502 and no second send", resp.StatusCode, good.hits.Load()-before)
+	}
+}
