@@ -192,7 +192,11 @@ func (p *localProvider) lbDir(cluster provider.ClusterID) (string, error) {
 	return p.store.path("lbs", name), nil
 }
 
-// proxyArgs are the proxy's arguments for the cluster's config.
+// proxyArgs are the proxy's arguments for the cluster's config: targets
+// are checked with health.path (HTTP GET, 2xx) or, without one, a TCP
+// connect; on health.port of the target's IP, or the target's port
+// (target_port) without one. health.command is the engine's, not the
+// proxy's.
 func (p *localProvider) proxyArgs(dir, listen string) []string {
 	args := []string{lb.Command, "--dir", dir, "--listen", listen}
 	if h := p.cfg.Health; h != nil {
