@@ -36,7 +36,8 @@ const VersionHeader = "X-Demo-Version"
 // Main runs the service until ctx is cancelled. Flags: --addr IP:PORT,
 // --data DIR (where the counter lives), --node ID, --version V (reported by
 // /health and in the VersionHeader of every answer), --unhealthy (listen,
-// but answer /health with 503: a version that never gets healthy).
+// but answer /health with 503: a version that never gets healthy),
+// --abrupt (exit at once on SIGTERM, cutting requests in flight).
 func Main(ctx context.Context, args []string, stdout io.Writer) error {
 	fs := flag.NewFlagSet(Command, flag.ContinueOnError)
 	fs.SetOutput(stdout)
@@ -45,6 +46,7 @@ func Main(ctx context.Context, args []string, stdout io.Writer) error {
 	node := fs.String("node", "", "node id to answer with")
 	version := fs.String("version", "", "version to report (in /health and the "+VersionHeader+" header)")
 	unhealthy := fs.Bool("unhealthy", false, "answer /health with 503 (a version that never gets healthy)")
+	abrupt := fs.Bool("abrupt", false, "on SIGTERM, exit at once, cutting requests in flight (no graceful shutdown)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -74,6 +76,11 @@ func Main(ctx context.Context, args []string, stdout io.Writer) error {
 	case err := <-errc:
 		return fmt.Errorf("demo service: %w", err)
 	case <-ctx.Done():
+		if *abrupt {
+			// as many services do: whatever is in flight is cut
+			fmt.Fprintf(stdout, "demo service of node %s stopped at once (--abrupt)\n", *node)
+			return ErrStopped
+		}
 		sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()
 		_ = srv.Shutdown(sctx)
@@ -82,8 +89,8 @@ func Main(ctx context.Context, args []string, stdout io.Writer) error {
 	}
 }
 
-// handler serves GET / ("node ID: request N", the counter's next value)
-// and GET /health ("ok", or "ok version V"). The body of GET / is the same
+// handler serves GET / ("node ID: request N", the counter's next value),
+// GET /health ("ok", or "ok version V") and POST /work?ms=N. The body of GET / is the same
 // with or without a version (tests and the quickstart's README rely on it):
 // the version is in the VersionHeader and in /health.
 func handler(node, version string, unhealthy bool, c *counter) http.Handler {
@@ -106,6 +113,18 @@ func handler(node, version string, unhealthy bool, c *counter) http.Handler {
 			return
 		}
 		fmt.Fprintf(w, "node %s: request %d\n", node, n)
+	})
+	// POST /work?ms=N: N milliseconds of work, then an answer: a slow,
+	// non-idempotent request (a proxy must not send it twice), for load
+	// tests of draining.
+	mux.HandleFunc("POST /work", func(w http.ResponseWriter, r *http.Request) {
+		ms, _ := strconv.Atoi(r.URL.Query().Get("ms"))
+		select {
+		case <-time.After(time.Duration(min(max(ms, 0), 60000)) * time.Millisecond):
+		case <-r.Context().Done():
+			return
+		}
+		fmt.Fprintf(w, "node %s: worked %d ms\n", node, ms)
 	})
 	if version == "" {
 		return mux
