@@ -37,8 +37,8 @@ type Cluster struct {
 	Rollout Rollout
 	// LoadBalancer is `cluster.load_balancer`, nil without one.
 	LoadBalancer *LoadBalancer
-	AWS     *AWS
-	Local   *Local
+	AWS          *AWS
+	Local        *Local
 
 	// Data is the whole `cluster:` mapping, for templates.
 	Data *Mapping
