@@ -8,6 +8,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -144,6 +145,28 @@ func TestIntegrationLoadBalancerZeroFailedRequests(t *testing.T) {
 	st := q.must("cluster", "status")
 	if !strings.Contains(st, "load balancer http://"+lbAddr+"/: running, 4 target(s)") {
 		t.Errorf("status after adding a node:\n%s", st)
+	}
+
+	// the proxy killed: status says so, up starts it again with its targets
+	pids := q.processes("__lb-proxy --dir "+q.store)
+	if len(pids) != 1 {
+		t.Fatalf("load balancer processes: %v", pids)
+	}
+	if err := syscall.Kill(pids[0], syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for len(q.processes("__lb-proxy --dir "+q.store)) > 0 && time.Now().Before(deadline) {
+		time.Sleep(20 * time.Millisecond)
+	}
+	if st := q.must("cluster", "status"); !strings.Contains(st, "load balancer") || strings.Contains(st, ": running,") {
+		t.Errorf("status with the proxy killed:\n%s", st)
+	}
+	if up := q.must("cluster", "up"); !strings.Contains(up, "load balancer: http://"+lbAddr+"/ (4 target(s))") {
+		t.Errorf("up after the proxy died:\n%s", up)
+	}
+	if resp, err := http.Get(url); err != nil || resp.StatusCode != 200 {
+		t.Errorf("GET %s after up restarted the proxy: %v", url, err)
 	}
 }
 
