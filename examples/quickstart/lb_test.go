@@ -2,6 +2,7 @@ package quickstart_test
 
 import (
 	"fmt"
+	"net"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -203,4 +204,35 @@ func (q *quickstart) lbAddr() string {
 	}
 	q.t.Fatal("the quickstart has no load_balancer.listen")
 	return ""
+}
+
+// TestIntegrationLoadBalancerAddressTaken: when another process holds
+// load_balancer.listen, up fails before launching anything, naming it;
+// down --no-wait leaves no proxy behind.
+func TestIntegrationLoadBalancerAddressTaken(t *testing.T) {
+	q := newQuickstart(t, nil)
+	defer q.downForce()
+	ln, err := net.Listen("tcp", q.lbAddr())
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, errOut, code := q.run("cluster", "up")
+	ln.Close()
+	if code != 1 || !strings.Contains(errOut, q.lbAddr()) || !strings.Contains(errOut, "in use") {
+		t.Fatalf("up with the address taken: exit %d\n%s%s", code, out, errOut)
+	}
+	for _, r := range q.status() {
+		if r.InstanceID != "" {
+			t.Errorf("up launched %s although the load balancer could not start", r.InstanceID)
+		}
+	}
+	q.must("cluster", "up")
+	q.must("cluster", "down", "--force", "--yes", "--no-wait")
+	deadline := time.Now().Add(20 * time.Second)
+	for len(q.processes("__lb-proxy --dir "+q.store)) > 0 && time.Now().Before(deadline) {
+		time.Sleep(50 * time.Millisecond)
+	}
+	if p := q.processes("__lb-proxy --dir " + q.store); len(p) > 0 {
+		t.Errorf("down --no-wait left the load balancer running: %v", p)
+	}
 }

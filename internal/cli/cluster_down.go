@@ -85,6 +85,10 @@ func (f *clusterDownFlags) down(ctx context.Context, g *globals, e *cluster.Engi
 		fmt.Fprintf(g.streams.ErrOut, "leaving alone %d instance(s) named %s outside the cluster's network (%s): not this cluster's\n", len(foreign), e.Cluster.Name, foreignWhere(foreign))
 	}
 	if len(insts) == 0 {
+		// what a load balancer left (a local proxy after down --no-wait)
+		if err := e.RemoveLoadBalancer(ctx); err != nil {
+			return nil, err
+		}
 		if g.json() {
 			return nil, g.printJSON(cluster.DownResult{Cluster: e.Cluster.Name, Terminated: []provider.Instance{}, LeftAlone: foreign})
 		}

@@ -55,7 +55,7 @@ func (e *Engine) Down(ctx context.Context, instances []provider.Instance, opts D
 		}
 	}
 	if len(ids) == 0 {
-		return res, e.removeLoadBalancer(ctx)
+		return res, e.RemoveLoadBalancer(ctx)
 	}
 	if !opts.Force {
 		// refused before anything is drained: protection stops it all
@@ -89,17 +89,18 @@ func (e *Engine) Down(ctx context.Context, instances []provider.Instance, opts D
 	}
 	res.Terminated = instances
 	if opts.NoWait {
-		return res, nil
+		// every instance is out of the load balancer and terminating
+		return res, e.RemoveLoadBalancer(ctx)
 	}
 	if err := e.Provider.WaitTerminated(ctx, ids); err != nil {
 		return res, fmt.Errorf("wait until terminated: %w", err)
 	}
-	return res, e.removeLoadBalancer(ctx)
+	return res, e.RemoveLoadBalancer(ctx)
 }
 
-// removeLoadBalancer removes what the cluster's load balancer left (local:
-// its proxy) once the cluster has no instance.
-func (e *Engine) removeLoadBalancer(ctx context.Context) error {
+// RemoveLoadBalancer removes what the cluster's load balancer left (local:
+// its proxy) once the cluster has no instance; nothing without one.
+func (e *Engine) RemoveLoadBalancer(ctx context.Context) error {
 	if lb := e.loadBalancer(); lb != nil {
 		if err := lb.RemoveLoadBalancer(ctx, e.ID); err != nil {
 			return fmt.Errorf("load balancer: %w", err)

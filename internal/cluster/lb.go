@@ -117,14 +117,6 @@ func (u *upRun) registerUp(ctx context.Context) {
 	if e.loadBalancer() == nil {
 		return
 	}
-	if err := e.ensureLoadBalancer(ctx); err != nil {
-		for _, w := range u.work {
-			if r := &u.res.Nodes[w.idx]; r.Action != ActionFailed && r.InstanceID != "" {
-				u.fail(r, err)
-			}
-		}
-		return
-	}
 	var wg sync.WaitGroup
 	for _, w := range u.work {
 		r := &u.res.Nodes[w.idx]

@@ -83,6 +83,9 @@ func (e *Engine) Status(ctx context.Context, opts PlanOptions) (*Status, error) 
 		}
 		if lb == nil {
 			lb = &provider.LBStatus{State: "stopped", Targets: []provider.LBTarget{}}
+			if c := e.Cluster.LoadBalancer; c != nil && c.Listen != "" {
+				lb.Address = "http://" + c.Listen + "/"
+			}
 		}
 		st.LoadBalancer = lb
 	}

@@ -170,6 +170,11 @@ func (e *Engine) ApplyUp(ctx context.Context, p *UpPlan) (*UpResult, error) {
 			return nil, err
 		}
 	}
+	// the load balancer before any launch: one that cannot be made (its
+	// address taken, a target group missing) stops up with nothing new
+	if err := e.ensureLoadBalancer(ctx); err != nil {
+		return nil, err
+	}
 	u.removeDuplicates(ctx)
 	u.launchAll(ctx)
 	u.adoptLost(ctx)
