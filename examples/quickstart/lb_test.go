@@ -149,7 +149,7 @@ func TestIntegrationLoadBalancerZeroFailedRequests(t *testing.T) {
 	}
 
 	// the proxy killed: status says so, up starts it again with its targets
-	pids := q.processes("__lb-proxy --dir "+q.store)
+	pids := q.processes("__lb-proxy --dir " + q.store)
 	if len(pids) != 1 {
 		t.Fatalf("load balancer processes: %v", pids)
 	}
