@@ -1,0 +1,54 @@
+package render
+
+import (
+	"context"
+	"path/filepath"
+	"strings"
+
+	"github.com/cloud-compose/cloud-compose-go/internal/config"
+)
+
+// ImageEntryTemplate is the template an image bake runs: the original
+// (cloud-compose-image) rendered `<plugin>.sh` for its `image` plugin.
+const ImageEntryTemplate = "image.sh"
+
+// BuildImage renders the bake script image.sh of img, for the project in
+// dir, as cloud-compose-image's `image build` did: found on
+// ['.'] + search_path (relative to dir) and rendered with the `image:`
+// mapping as written, its search_path with '.' prepended (once), and
+// every environment variable of environ (os.Environ()) that no key of the
+// mapping shadows as a top-level name. There is no docker-compose data,
+// no `environment:` handling and no `_node_id`. Rendering stops when ctx
+// is cancelled, with an error that wraps ErrInterrupted.
+func BuildImage(ctx context.Context, dir string, img *config.Image, environ []string) (string, error) {
+	abs, err := filepath.Abs(dir)
+	if err != nil {
+		return "", err
+	}
+	r := &Renderer{dir: abs, env: map[string]string{}, env0: environment(), ctx: ctx}
+	r.searchPath = append([]string{"."}, img.SearchPath...)
+	for _, kv := range environ {
+		k, v, ok := strings.Cut(kv, "=")
+		if !ok {
+			continue
+		}
+		if _, dup := r.env[k]; !dup {
+			r.envOrder = append(r.envOrder, k)
+		}
+		r.env[k] = v
+	}
+	data := img.Data.Clone()
+	sp := []any{"."}
+	if v, ok := data.Get("search_path"); ok {
+		if l, ok := v.([]any); ok {
+			sp = append(sp, l...)
+		}
+	}
+	data.Set("search_path", sp)
+	for _, k := range r.envOrder {
+		if !data.Has(k) {
+			data.Set(k, r.env[k])
+		}
+	}
+	return r.renderFile("", ImageEntryTemplate, data)
+}

@@ -1,0 +1,2 @@
+#!/bin/bash
+# the cluster's script, not the image's

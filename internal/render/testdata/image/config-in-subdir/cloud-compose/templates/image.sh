@@ -1,0 +1,2 @@
+#!/bin/bash
+# cloud-compose/templates/image.sh: not on the search path

@@ -1,0 +1,2 @@
+#!/bin/bash
+# templates/ of the project directory, not cloud-compose/templates/

@@ -1,0 +1,2 @@
+#!/bin/bash
+# bake for {{ cluster.name }}

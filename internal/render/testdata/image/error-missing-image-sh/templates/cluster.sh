@@ -1,0 +1,2 @@
+#!/bin/bash
+# a cluster script, but no image.sh anywhere on the search path

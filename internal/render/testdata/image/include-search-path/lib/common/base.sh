@@ -1,0 +1,2 @@
+# lib/common/base.sh (lib comes before vendor)
+{% include "nested.sh" %}

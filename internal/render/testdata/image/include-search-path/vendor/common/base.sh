@@ -1,0 +1,1 @@
+# vendor/common/base.sh: shadowed by lib/common/base.sh

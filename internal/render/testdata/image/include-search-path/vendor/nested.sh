@@ -1,0 +1,1 @@
+# vendor/nested.sh, included from lib/common/base.sh by its bare name

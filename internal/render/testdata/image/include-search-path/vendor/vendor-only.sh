@@ -1,0 +1,1 @@
+# vendor/vendor-only.sh for {{ name }}

@@ -1,0 +1,6 @@
+#!/bin/bash
+{% include "two.sh" %}
+{% include "none.sh" %}
+end
+
+

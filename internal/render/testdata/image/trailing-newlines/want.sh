@@ -1,0 +1,7 @@
+#!/bin/bash
+two trailing newlines
+
+no trailing newline
+end
+
+

@@ -1,0 +1,2 @@
+#!/bin/bash
+# a date printed inside a mapping: {{ built }}
