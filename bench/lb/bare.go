@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"github.com/cloud-compose/cloud-compose-go/bench/internal/benchutil"
 	"net"
 	"net/http"
 	"net/http/httputil"
@@ -93,7 +94,7 @@ func startBareProxy(listen string, targets []string) (*bareProxy, error) {
 	b := &bareProxy{addr: listen, cmd: cmd}
 	deadline := time.Now().Add(10 * time.Second)
 	for {
-		resp, err := httpc.Get("http://" + listen + "/health")
+		resp, err := benchutil.HTTP.Get("http://" + listen + "/health")
 		if err == nil {
 			resp.Body.Close()
 			if resp.StatusCode == http.StatusOK {
@@ -110,14 +111,18 @@ func startBareProxy(listen string, targets []string) (*bareProxy, error) {
 
 func (b *bareProxy) pid() int { return b.cmd.Process.Pid }
 
-func (b *bareProxy) stop() {
-	_ = b.cmd.Process.Signal(syscall.SIGTERM)
+func (b *bareProxy) stop() { terminate(b.cmd, 5*time.Second) }
+
+// terminate sends cmd's process SIGTERM and waits for it to exit, for
+// grace at most: then it kills it.
+func terminate(cmd *exec.Cmd, grace time.Duration) {
+	_ = cmd.Process.Signal(syscall.SIGTERM)
 	done := make(chan struct{})
-	go func() { _ = b.cmd.Wait(); close(done) }()
+	go func() { _ = cmd.Wait(); close(done) }()
 	select {
 	case <-done:
-	case <-time.After(5 * time.Second):
-		_ = b.cmd.Process.Kill()
+	case <-time.After(grace):
+		_ = cmd.Process.Kill()
 		<-done
 	}
 }

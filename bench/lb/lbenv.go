@@ -64,17 +64,7 @@ func startLBEnv(bin, dir, listen string, env []string, nodes []string) (*lbEnv, 
 
 func (l *lbEnv) pid() int { return l.cmd.Process.Pid }
 
-func (l *lbEnv) stop() {
-	_ = l.cmd.Process.Signal(syscall.SIGTERM)
-	done := make(chan struct{})
-	go func() { _ = l.cmd.Wait(); close(done) }()
-	select {
-	case <-done:
-	case <-time.After(15 * time.Second):
-		_ = l.cmd.Process.Kill()
-		<-done
-	}
-}
+func (l *lbEnv) stop() { terminate(l.cmd, 15*time.Second) }
 
 // gcTrace reads the -lb-env proxy's log from offset on for the lines
 // GODEBUG=gctrace=1 writes ("gc N @Ts P%: a+b+c ms clock, …"): it returns

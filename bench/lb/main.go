@@ -23,12 +23,10 @@ package main
 import (
 	"flag"
 	"fmt"
+	"github.com/cloud-compose/cloud-compose-go/bench/internal/benchutil"
 	"log"
 	"os"
-	"os/exec"
-	"path/filepath"
 	"runtime"
-	"slices"
 	"strings"
 	"time"
 )
@@ -74,22 +72,8 @@ func main() {
 		*flagRollout, *flagSteady = true, true
 	}
 	initFortio()
-	root, err := repoRoot()
+	root, tmp, bin, err := benchutil.Setup("bench-lb-", *flagBin, logf)
 	if err != nil {
-		lg.Fatal(err)
-	}
-	tmp, err := os.MkdirTemp("", "bench-lb-")
-	if err != nil {
-		lg.Fatal(err)
-	}
-	bin := *flagBin
-	if bin == "" {
-		bin = filepath.Join(tmp, "cloud-compose")
-		logf("building %s", bin)
-		if out, err := exec.Command("go", "build", "-o", bin, filepath.Join(root, "cmd", "cloud-compose")).CombinedOutput(); err != nil {
-			lg.Fatalf("go build: %v\n%s", err, out)
-		}
-	} else if bin, err = filepath.Abs(bin); err != nil {
 		lg.Fatal(err)
 	}
 	fmt.Printf("%s, %d cores (%s), %s %s/%s, load generator fortio %s\n", time.Now().Format(time.DateOnly), runtime.NumCPU(), cpuModel(),
@@ -112,14 +96,6 @@ func main() {
 		}
 		os.Exit(1)
 	}
-}
-
-func repoRoot() (string, error) {
-	out, err := exec.Command("git", "rev-parse", "--show-toplevel").Output()
-	if err != nil {
-		return "", fmt.Errorf("run from inside the repository: %w", err)
-	}
-	return strings.TrimSpace(string(out)), nil
 }
 
 func cpuModel() string {
@@ -160,14 +136,5 @@ func thousands(n int) string {
 	return b.String()
 }
 
-func median(ds []time.Duration) time.Duration {
-	if len(ds) == 0 {
-		return 0
-	}
-	s := slices.Clone(ds)
-	slices.Sort(s)
-	if len(s)%2 == 1 {
-		return s[len(s)/2]
-	}
-	return (s[len(s)/2-1] + s[len(s)/2]) / 2
-}
+// median is the median of ds, 0 when there are none.
+var median = benchutil.Median[time.Duration]

@@ -2,12 +2,8 @@ package main
 
 import (
 	"bytes"
-	"context"
 	"encoding/json"
 	"fmt"
-	"io"
-	"math/rand/v2"
-	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -16,23 +12,17 @@ import (
 	"strings"
 	"time"
 
-	"github.com/cloud-compose/cloud-compose-go/internal/cluster"
+	"github.com/cloud-compose/cloud-compose-go/bench/internal/benchutil"
 	"github.com/cloud-compose/cloud-compose-go/internal/testbin"
 )
 
-const nodes = 3
+const nodes = benchutil.Nodes
 
-// quickstart is a copy of examples/quickstart on its own loopback IPs
-// (127.X.Y., X in 2–99: away from the quickstart tests' 127.100–249 and
-// the example's own 127.0.0.) with its own local store, as
-// examples/quickstart's tests and bench/rollout do.
+// quickstart is a copy of examples/quickstart (benchutil.Quickstart) as
+// one of this benchmark's cases has it.
 type quickstart struct {
-	name            string
-	bin, dir, store string
-	prefix          string
-	ips             []string // the nodes'
-	lb              string   // load_balancer.listen, "" without one
-	env             []string
+	*benchutil.Quickstart
+	lb string // load_balancer.listen, "" without one
 }
 
 // variant says how the copy differs from the example.
@@ -42,53 +32,35 @@ type variant struct {
 }
 
 func newQuickstart(root, tmp, bin, name string, v variant) (*quickstart, error) {
-	base := filepath.Join(tmp, name)
-	q := &quickstart{name: name, bin: bin, dir: filepath.Join(base, "quickstart"), store: filepath.Join(base, "store")}
-	cfg, err := os.ReadFile(filepath.Join(root, "examples", "quickstart", "cloud-compose.yml"))
+	q := &quickstart{}
+	edit := func(cfg, script string) (string, string, error) {
+		if v.noLB {
+			var err error
+			if cfg, err = removeBlock(cfg, "  load_balancer:"); err != nil {
+				return "", "", err
+			}
+		} else {
+			m := regexp.MustCompile(`(?m)^\s+listen:\s*(\S+)`).FindStringSubmatch(cfg)
+			if m == nil {
+				return "", "", fmt.Errorf("the quickstart config has no load_balancer.listen")
+			}
+			q.lb = m[1]
+		}
+		if v.abrupt {
+			s := strings.Replace(script, `--version "${VERSION:-}"`, `--version "${VERSION:-}" --abrupt`, 1)
+			if s == script {
+				return "", "", fmt.Errorf("templates/cluster.sh does not pass --version")
+			}
+			script = s
+		}
+		return cfg, script, nil
+	}
+	c, err := benchutil.New(root, tmp, bin, name, edit)
 	if err != nil {
 		return nil, err
 	}
-	script, err := os.ReadFile(filepath.Join(root, "examples", "quickstart", "templates", "cluster.sh"))
-	if err != nil {
-		return nil, err
-	}
-	q.prefix = fmt.Sprintf("127.%d.%d.", 2+rand.IntN(98), rand.IntN(256))
-	for i := range nodes {
-		q.ips = append(q.ips, q.prefix+strconv.Itoa(11+i))
-	}
-	src := strings.ReplaceAll(string(cfg), "127.0.0.", q.prefix)
-	if v.noLB {
-		if src, err = removeBlock(src, "  load_balancer:"); err != nil {
-			return nil, err
-		}
-	} else {
-		m := regexp.MustCompile(`(?m)^\s+listen:\s*(\S+)`).FindStringSubmatch(src)
-		if m == nil {
-			return nil, fmt.Errorf("the quickstart config has no load_balancer.listen")
-		}
-		q.lb = m[1]
-	}
-	if v.abrupt {
-		s := strings.Replace(string(script), `--version "${VERSION:-}"`, `--version "${VERSION:-}" --abrupt`, 1)
-		if s == string(script) {
-			return nil, fmt.Errorf("templates/cluster.sh does not pass --version")
-		}
-		script = []byte(s)
-	}
-	if err := os.MkdirAll(filepath.Join(q.dir, "templates"), 0o755); err != nil {
-		return nil, err
-	}
-	if err := os.WriteFile(filepath.Join(q.dir, "cloud-compose.yml"), []byte(src), 0o644); err != nil {
-		return nil, err
-	}
-	if err := os.WriteFile(filepath.Join(q.dir, "templates", "cluster.sh"), script, 0o644); err != nil {
-		return nil, err
-	}
-	q.env = []string{"PATH=" + os.Getenv("PATH"), "HOME=" + os.Getenv("HOME"), "NO_COLOR=1",
-		"CLOUD_COMPOSE_LOCAL_DIR=" + q.store, "CLOUD_COMPOSE_SELF=" + bin}
-	if t := os.Getenv("TMPDIR"); t != "" {
-		q.env = append(q.env, "TMPDIR="+t)
-	}
+	c.Timeout = 3 * time.Minute // a CLI command's
+	q.Quickstart = c
 	return q, nil
 }
 
@@ -119,79 +91,10 @@ func removeBlock(src, key string) (string, error) {
 	return strings.Join(out, "\n"), nil
 }
 
-// cli runs the binary on the copy (3 minutes at most).
-func (q *quickstart) cli(args ...string) (string, string, time.Duration, error) {
-	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, q.bin, append([]string{"-C", q.dir}, args...)...)
-	cmd.Dir, cmd.Env = q.dir, q.env
-	var out, errOut bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &errOut
-	start := time.Now()
-	err := cmd.Run()
-	return out.String(), errOut.String(), time.Since(start), err
-}
-
-// setVersion rewrites VERSION in the project's environment.
-func (q *quickstart) setVersion(v string) error {
-	path := filepath.Join(q.dir, "cloud-compose.yml")
-	b, err := os.ReadFile(path)
-	if err != nil {
-		return err
-	}
-	lines := strings.Split(string(b), "\n")
-	found := false
-	for i, l := range lines {
-		if j := strings.Index(l, "VERSION:"); j >= 0 && strings.HasPrefix(strings.TrimSpace(l), "VERSION:") {
-			lines[i], found = l[:j]+"VERSION: "+strconv.Quote(v), true
-		}
-	}
-	if !found {
-		return fmt.Errorf("the quickstart config has no VERSION")
-	}
-	return os.WriteFile(path, []byte(strings.Join(lines, "\n")), 0o644)
-}
-
-var httpc = &http.Client{Timeout: time.Second}
-
-// version is what node i's /health reports, "" when it does not answer 200.
-func (q *quickstart) version(i int) string {
-	resp, err := httpc.Get("http://" + q.ips[i] + ":8080/health")
-	if err != nil {
-		return ""
-	}
-	defer resp.Body.Close()
-	_, _ = io.Copy(io.Discard, resp.Body)
-	if resp.StatusCode != http.StatusOK {
-		return ""
-	}
-	return resp.Header.Get("X-Demo-Version")
-}
-
-// waitVersion waits until every node answers version v.
-func (q *quickstart) waitVersion(v string, within time.Duration) error {
-	deadline := time.Now().Add(within)
-	for {
-		var bad []string
-		for i := range q.ips {
-			if got := q.version(i); got != v {
-				bad = append(bad, fmt.Sprintf("node %d answers %q", i, got))
-			}
-		}
-		if len(bad) == 0 {
-			return nil
-		}
-		if time.Now().After(deadline) {
-			return fmt.Errorf("want version %q on every node: %s", v, strings.Join(bad, ", "))
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-}
-
 // lbTargets is the proxy's view of its targets: "healthy" for each of the
 // 3 nodes once they are registered and pass its checks.
 func (q *quickstart) lbTargets() (map[string]string, error) {
-	out, errOut, _, err := q.cli("-o", "json", "cluster", "status")
+	out, errOut, _, err := q.CLI("-o", "json", "cluster", "status")
 	if err != nil {
 		return nil, fmt.Errorf("status: %v\n%s", err, errOut)
 	}
@@ -219,13 +122,13 @@ func (q *quickstart) lbTargets() (map[string]string, error) {
 // up runs `cluster up` and waits for every node (and, with a load
 // balancer, every target) to be healthy.
 func (q *quickstart) up() error {
-	_, errOut, d, err := q.cli("cluster", "up")
+	_, errOut, d, err := q.CLI("cluster", "up")
 	if err != nil {
-		return fmt.Errorf("%s: up: %v\n%s", q.name, err, errOut)
+		return fmt.Errorf("%s: up: %v\n%s", q.Name, err, errOut)
 	}
-	logf("%s: up in %s (nodes %s, load balancer %q, store %s)", q.name, ms(d), strings.Join(q.ips, " "), q.lb, q.store)
-	if err := q.waitVersion("1", 10*time.Second); err != nil {
-		return fmt.Errorf("%s: after up: %w", q.name, err)
+	logf("%s: up in %s (nodes %s, load balancer %q, store %s)", q.Name, ms(d), strings.Join(q.IPs, " "), q.lb, q.Store)
+	if err := q.WaitVersion("1", 10*time.Second); err != nil {
+		return fmt.Errorf("%s: after up: %w", q.Name, err)
 	}
 	return q.waitTargets(10 * time.Second)
 }
@@ -243,7 +146,7 @@ func (q *quickstart) waitTargets(within time.Duration) error {
 			return err
 		}
 		healthy := 0
-		for _, ip := range q.ips {
+		for _, ip := range q.IPs {
 			if m[ip+":8080"] == "healthy" {
 				healthy++
 			}
@@ -252,7 +155,7 @@ func (q *quickstart) waitTargets(within time.Duration) error {
 			return nil
 		}
 		if time.Now().After(deadline) {
-			return fmt.Errorf("%s: load balancer targets %v, want the %d nodes healthy", q.name, m, nodes)
+			return fmt.Errorf("%s: load balancer targets %v, want the %d nodes healthy", q.Name, m, nodes)
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
@@ -264,34 +167,34 @@ func (q *quickstart) waitTargets(within time.Duration) error {
 // reported.
 func (q *quickstart) down() []string {
 	var failed []string
-	if _, errOut, _, err := q.cli("cluster", "down", "--force", "--yes"); err != nil {
-		failed = append(failed, fmt.Sprintf("%s: down: %v\n%s", q.name, err, errOut))
+	if _, errOut, _, err := q.CLI("cluster", "down", "--force", "--yes"); err != nil {
+		failed = append(failed, fmt.Sprintf("%s: down: %v\n%s", q.Name, err, errOut))
 	}
 	time.Sleep(100 * time.Millisecond)
-	if pids := testbin.KillAll(q.store); len(pids) > 0 {
-		failed = append(failed, fmt.Sprintf("%s: processes of the store left after down (killed): %v", q.name, pids))
+	if pids := testbin.KillAll(q.Store); len(pids) > 0 {
+		failed = append(failed, fmt.Sprintf("%s: processes of the store left after down (killed): %v", q.Name, pids))
 	}
-	if pids := testbin.KillAll(" --addr " + q.prefix); len(pids) > 0 {
-		failed = append(failed, fmt.Sprintf("%s: services on %s* left after down (killed): %v", q.name, q.prefix, pids))
+	if pids := testbin.KillAll(" --addr " + q.Prefix); len(pids) > 0 {
+		failed = append(failed, fmt.Sprintf("%s: services on %s* left after down (killed): %v", q.Name, q.Prefix, pids))
 	}
 	if q.lb != "" {
 		if pids := testbin.KillAll(" --listen " + q.lb); len(pids) > 0 {
-			failed = append(failed, fmt.Sprintf("%s: load balancer on %s left after down (killed): %v", q.name, q.lb, pids))
+			failed = append(failed, fmt.Sprintf("%s: load balancer on %s left after down (killed): %v", q.Name, q.lb, pids))
 		}
 	}
-	pattern := strings.ReplaceAll(q.prefix, ".", `\.`)
+	pattern := strings.ReplaceAll(q.Prefix, ".", `\.`)
 	out, err := exec.Command("pgrep", "-af", pattern).Output()
 	if err == nil && len(bytes.TrimSpace(out)) > 0 {
-		failed = append(failed, fmt.Sprintf("%s: pgrep -af %s finds processes after down:\n%s", q.name, pattern, out))
+		failed = append(failed, fmt.Sprintf("%s: pgrep -af %s finds processes after down:\n%s", q.Name, pattern, out))
 	} else {
-		logf("%s: down; pgrep -af '%s': nothing left", q.name, pattern)
+		logf("%s: down; pgrep -af '%s': nothing left", q.Name, pattern)
 	}
 	return failed
 }
 
 // lbPID is the proxy's process id (0 when unknown).
 func (q *quickstart) lbPID() int {
-	matches, _ := filepath.Glob(filepath.Join(q.store, "lbs", "*", "proxy.pid"))
+	matches, _ := filepath.Glob(filepath.Join(q.Store, "lbs", "*", "proxy.pid"))
 	for _, m := range matches {
 		b, err := os.ReadFile(m)
 		if err != nil {
@@ -302,22 +205,4 @@ func (q *quickstart) lbPID() int {
 		}
 	}
 	return 0
-}
-
-// decodeRollout decodes `cluster rollout -o json` and checks the rollout
-// completed with every node done and timed.
-func decodeRollout(out string) (*cluster.RolloutResult, error) {
-	var res cluster.RolloutResult
-	if err := json.Unmarshal([]byte(out), &res); err != nil {
-		return nil, fmt.Errorf("rollout -o json: %w\n%s", err, out)
-	}
-	if !res.Complete || len(res.Nodes) != nodes {
-		return &res, fmt.Errorf("rollout not complete (%d nodes): %s", len(res.Nodes), out)
-	}
-	for _, nd := range res.Nodes {
-		if nd.State != cluster.StateDone || nd.Timings == nil {
-			return &res, fmt.Errorf("node %s: state %s, timings %v", nd.ID, nd.State, nd.Timings)
-		}
-	}
-	return &res, nil
 }

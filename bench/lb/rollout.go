@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/cloud-compose/cloud-compose-go/bench/internal/benchutil"
 	"github.com/cloud-compose/cloud-compose-go/internal/cluster"
 )
 
@@ -80,7 +81,7 @@ func runCase(root, tmp, bin string, c rolloutCase) (cr *caseResult, failed []str
 	if err := q.up(); err != nil {
 		return nil, []string{err.Error()}
 	}
-	url := "http://" + q.ips[0] + ":8080/"
+	url := "http://" + q.IPs[0] + ":8080/"
 	if q.lb != "" {
 		url = "http://" + q.lb + "/"
 	}
@@ -101,7 +102,7 @@ func runCase(root, tmp, bin string, c rolloutCase) (cr *caseResult, failed []str
 	flogs.take()
 	for r := range *flagRounds {
 		v := strconv.Itoa(r + 2)
-		if err := q.setVersion(v); err != nil {
+		if err := q.SetVersion(v); err != nil {
 			return cr, append(failed, c.name+": "+err.Error())
 		}
 		l, err := startLoad(specs, 0)
@@ -110,16 +111,16 @@ func runCase(root, tmp, bin string, c rolloutCase) (cr *caseResult, failed []str
 		}
 		start := time.Now()
 		time.Sleep(200 * time.Millisecond)
-		out, errOut, wall, rerr := q.cli("-o", "json", "cluster", "rollout", "--yes")
+		out, errOut, wall, rerr := q.CLI("-o", "json", "cluster", "rollout", "--yes")
 		time.Sleep(200 * time.Millisecond)
 		res := l.stop()
 		window := time.Since(start)
 		if rerr != nil {
 			return cr, append(failed, fmt.Sprintf("%s: round %d: rollout: %v\n%s%s", c.name, r+1, rerr, out, errOut))
 		}
-		ro, err := decodeRollout(out)
+		ro, err := benchutil.DecodeRollout(out, nodes)
 		if err == nil {
-			err = q.waitVersion(v, 5*time.Second)
+			err = q.WaitVersion(v, 5*time.Second)
 		}
 		if err == nil && q.lb != "" && !strings.Contains(errOut, ": draining ") {
 			err = fmt.Errorf("the rollout did not drain the nodes from the load balancer:\n%s", errOut)

@@ -44,15 +44,15 @@ func benchSteady(root, tmp, bin string) (failed []string) {
 		return []string{err.Error()}
 	}
 	// base URLs, without the path
-	urls := map[string]string{"direct": "http://" + q.ips[0] + ":8080", "lb": "http://" + q.lb}
+	urls := map[string]string{"direct": "http://" + q.IPs[0] + ":8080", "lb": "http://" + q.lb}
 	pids := map[string][]int{"lb": {q.lbPID()}}
 	targets := []string{"direct", "lb"}
 	if !*flagNoBare {
 		var nodes []string
-		for _, ip := range q.ips {
+		for _, ip := range q.IPs {
 			nodes = append(nodes, ip+":8080")
 		}
-		bp, err := startBareProxy(q.prefix+"20:8080", nodes)
+		bp, err := startBareProxy(q.Prefix+"20:8080", nodes)
 		if err != nil {
 			return []string{"steady: " + err.Error()}
 		}
@@ -64,11 +64,11 @@ func benchSteady(root, tmp, bin string) (failed []string) {
 	var le *lbEnv
 	if *flagLBEnv != "" {
 		var nodes []string
-		for _, ip := range q.ips {
+		for _, ip := range q.IPs {
 			nodes = append(nodes, ip+":8080")
 		}
 		var err error
-		le, err = startLBEnv(bin, filepath.Join(tmp, "lb-env"), q.prefix+"21:8080", strings.Fields(*flagLBEnv), nodes)
+		le, err = startLBEnv(bin, filepath.Join(tmp, "lb-env"), q.Prefix+"21:8080", strings.Fields(*flagLBEnv), nodes)
 		if err != nil {
 			return append(failed, "steady: "+err.Error())
 		}
@@ -79,7 +79,7 @@ func benchSteady(root, tmp, bin string) (failed []string) {
 		targetNames["lb-env"] = "load balancer with " + *flagLBEnv
 	}
 	var nodePIDs []int
-	for _, ip := range q.ips {
+	for _, ip := range q.IPs {
 		nodePIDs = append(nodePIDs, testbin.Processes(" --addr "+ip+":8080")...)
 	}
 	paths := strings.Split(*flagSPath, ",")

@@ -21,6 +21,7 @@ import (
 	ec2types "github.com/aws/aws-sdk-go-v2/service/ec2/types"
 	"golang.org/x/time/rate"
 
+	"github.com/cloud-compose/cloud-compose-go/bench/internal/benchutil"
 	"github.com/cloud-compose/cloud-compose-go/internal/cluster"
 	"github.com/cloud-compose/cloud-compose-go/internal/provider/aws/awstest"
 )
@@ -183,7 +184,7 @@ func benchAWS(root, tmp, bin string) (failed []string) {
 	env := []string{"PATH=" + os.Getenv("PATH"), "HOME=" + os.Getenv("HOME"), "AWS_ACCESS_KEY_ID=testing", "AWS_SECRET_ACCESS_KEY=testing",
 		"AWS_REGION=us-east-1", "AWS_ENDPOINT_URL=" + proxyURL, "NO_COLOR=1"}
 	cli := func(args ...string) (string, string, time.Duration, error) {
-		return run(dir, env, append([]string{bin, "-C", dir}, args...))
+		return benchutil.Run(dir, env, append([]string{bin, "-C", dir}, args...))
 	}
 	log.Printf("aws: moto %s, proxy %s, %d nodes in %s", motoURL, proxyURL, n, w.cidr+".1.0/24")
 	_, errOut, d, err := cli("cluster", "up")
@@ -216,7 +217,7 @@ func benchAWS(root, tmp, bin string) (failed []string) {
 			failed = append(failed, fmt.Sprintf("aws: round %d: rollout: %v\n%s%s", r+1, err, out, errOut))
 			break
 		}
-		res, err := decodeRollout(out, n)
+		res, err := benchutil.DecodeRollout(out, n)
 		if err == nil {
 			err = oneAtATime(res)
 		}

@@ -2,17 +2,13 @@ package main
 
 import (
 	"fmt"
-	"io"
 	"log"
-	"math/rand/v2"
-	"net/http"
-	"os"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
 	"time"
 
+	"github.com/cloud-compose/cloud-compose-go/bench/internal/benchutil"
 	"github.com/cloud-compose/cloud-compose-go/internal/cluster"
 	"github.com/cloud-compose/cloud-compose-go/internal/testbin"
 )
@@ -20,115 +16,13 @@ import (
 // localTarget is issue 10's target for the tool's own time per node.
 const localTarget = 100 * time.Millisecond
 
-const localNodes = 3
-
-// quickstart is a copy of examples/quickstart on its own loopback IPs
-// with its own local store (as examples/quickstart's tests do).
-type quickstart struct {
-	bin, dir, store string
-	ips             []string
-	env             []string
-}
-
-func newQuickstart(root, tmp, bin string) (*quickstart, error) {
-	base := filepath.Join(tmp, "local")
-	q := &quickstart{bin: bin, dir: filepath.Join(base, "quickstart"), store: filepath.Join(base, "store")}
-	cfg, err := os.ReadFile(filepath.Join(root, "examples", "quickstart", "cloud-compose.yml"))
-	if err != nil {
-		return nil, err
-	}
-	script, err := os.ReadFile(filepath.Join(root, "examples", "quickstart", "templates", "cluster.sh"))
-	if err != nil {
-		return nil, err
-	}
-	// 127.2-99.x: away from the quickstart tests' 127.100-249.x and the
-	// example's own 127.0.0.x
-	prefix := fmt.Sprintf("127.%d.%d.", 2+rand.IntN(98), rand.IntN(256))
-	for i := range localNodes {
-		q.ips = append(q.ips, prefix+strconv.Itoa(11+i))
-	}
-	if err := os.MkdirAll(filepath.Join(q.dir, "templates"), 0o755); err != nil {
-		return nil, err
-	}
-	if err := os.WriteFile(filepath.Join(q.dir, "cloud-compose.yml"), []byte(strings.ReplaceAll(string(cfg), "127.0.0.", prefix)), 0o644); err != nil {
-		return nil, err
-	}
-	if err := os.WriteFile(filepath.Join(q.dir, "templates", "cluster.sh"), script, 0o644); err != nil {
-		return nil, err
-	}
-	q.env = []string{"PATH=" + os.Getenv("PATH"), "HOME=" + os.Getenv("HOME"), "NO_COLOR=1",
-		"CLOUD_COMPOSE_LOCAL_DIR=" + q.store, "CLOUD_COMPOSE_SELF=" + bin}
-	if t := os.Getenv("TMPDIR"); t != "" {
-		q.env = append(q.env, "TMPDIR="+t)
-	}
-	return q, nil
-}
-
-func (q *quickstart) cli(args ...string) (string, string, time.Duration, error) {
-	return run(q.dir, q.env, append([]string{q.bin, "-C", q.dir}, args...))
-}
-
-// setVersion rewrites VERSION in the project's environment.
-func (q *quickstart) setVersion(v string) error {
-	path := filepath.Join(q.dir, "cloud-compose.yml")
-	b, err := os.ReadFile(path)
-	if err != nil {
-		return err
-	}
-	lines := strings.Split(string(b), "\n")
-	found := false
-	for i, l := range lines {
-		if j := strings.Index(l, "VERSION:"); j >= 0 && strings.HasPrefix(strings.TrimSpace(l), "VERSION:") {
-			lines[i], found = l[:j]+"VERSION: "+strconv.Quote(v), true
-		}
-	}
-	if !found {
-		return fmt.Errorf("the quickstart config has no VERSION")
-	}
-	return os.WriteFile(path, []byte(strings.Join(lines, "\n")), 0o644)
-}
-
-var httpc = &http.Client{Timeout: time.Second}
-
-// version is what node i's /health reports, "" when it does not answer 200.
-func (q *quickstart) version(i int) string {
-	resp, err := httpc.Get("http://" + q.ips[i] + ":8080/health")
-	if err != nil {
-		return ""
-	}
-	defer resp.Body.Close()
-	_, _ = io.Copy(io.Discard, resp.Body)
-	if resp.StatusCode != http.StatusOK {
-		return ""
-	}
-	return resp.Header.Get("X-Demo-Version")
-}
-
-// waitVersion waits until every node answers version v.
-func (q *quickstart) waitVersion(v string, within time.Duration) error {
-	deadline := time.Now().Add(within)
-	for {
-		var bad []string
-		for i := range q.ips {
-			if got := q.version(i); got != v {
-				bad = append(bad, fmt.Sprintf("node %d answers %q", i, got))
-			}
-		}
-		if len(bad) == 0 {
-			return nil
-		}
-		if time.Now().After(deadline) {
-			return fmt.Errorf("want version %q on every node: %s", v, strings.Join(bad, ", "))
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-}
+const localNodes = benchutil.Nodes
 
 // poller probes every node's /health from outside, each on its own
 // schedule, and records when each node was down (no 200) and how many
 // were down at once.
 type poller struct {
-	q    *quickstart
+	q    *benchutil.Quickstart
 	stop chan struct{}
 	wg   sync.WaitGroup
 
@@ -141,16 +35,16 @@ type poller struct {
 	probes   int
 }
 
-func startPoller(q *quickstart, every time.Duration) *poller {
-	p := &poller{q: q, stop: make(chan struct{}), down: make([]time.Time, len(q.ips)), outages: make([][]time.Duration, len(q.ips))}
-	for i := range q.ips {
+func startPoller(q *benchutil.Quickstart, every time.Duration) *poller {
+	p := &poller{q: q, stop: make(chan struct{}), down: make([]time.Time, len(q.IPs)), outages: make([][]time.Duration, len(q.IPs))}
+	for i := range q.IPs {
 		p.wg.Add(1)
 		go func() {
 			defer p.wg.Done()
 			tick := time.NewTicker(every)
 			defer tick.Stop()
 			for {
-				up := q.version(i) != ""
+				up := q.Version(i) != ""
 				p.record(i, up, time.Now())
 				select {
 				case <-p.stop:
@@ -199,16 +93,16 @@ type localRound struct {
 }
 
 func benchLocal(root, tmp, bin string) (failed []string) {
-	q, err := newQuickstart(root, tmp, bin)
+	q, err := benchutil.New(root, tmp, bin, "local")
 	if err != nil {
 		return []string{"local: " + err.Error()}
 	}
-	log.Printf("local: quickstart on %s, store %s", strings.Join(q.ips, ", "), q.store)
+	log.Printf("local: quickstart on %s, store %s", strings.Join(q.IPs, ", "), q.Store)
 	defer func() {
-		if _, errOut, _, err := q.cli("cluster", "down", "--force", "--yes"); err != nil {
+		if _, errOut, _, err := q.CLI("cluster", "down", "--force", "--yes"); err != nil {
 			log.Printf("local: down: %v\n%s", err, errOut)
 		}
-		if pids := testbin.KillAll(q.store); len(pids) > 0 {
+		if pids := testbin.KillAll(q.Store); len(pids) > 0 {
 			log.Printf("local: killed processes left after down: %v", pids)
 		}
 	}()
@@ -216,7 +110,7 @@ func benchLocal(root, tmp, bin string) (failed []string) {
 	// the CLI's start-up: a process that parses its flags and exits
 	var startups []time.Duration
 	for range *flagStartup + 1 {
-		_, _, d, err := run(q.dir, q.env, []string{bin, "--version"})
+		_, _, d, err := benchutil.Run(q.Dir, q.Env, []string{bin, "--version"})
 		if err != nil {
 			return []string{"local: --version: " + err.Error()}
 		}
@@ -224,17 +118,17 @@ func benchLocal(root, tmp, bin string) (failed []string) {
 	}
 	startup := median(startups[1:])
 
-	if _, errOut, d, err := q.cli("cluster", "up"); err != nil {
+	if _, errOut, d, err := q.CLI("cluster", "up"); err != nil {
 		return []string{fmt.Sprintf("local: up: %v\n%s", err, errOut)}
 	} else {
 		log.Printf("local: up %s", ms(d))
 	}
-	if err := q.waitVersion("1", 10*time.Second); err != nil {
+	if err := q.WaitVersion("1", 10*time.Second); err != nil {
 		return []string{"local: after up: " + err.Error()}
 	}
 	var statuses []time.Duration
 	for range 6 {
-		_, errOut, d, err := q.cli("-o", "json", "cluster", "status")
+		_, errOut, d, err := q.CLI("-o", "json", "cluster", "status")
 		if err != nil {
 			return []string{fmt.Sprintf("local: status: %v\n%s", err, errOut)}
 		}
@@ -246,21 +140,21 @@ func benchLocal(root, tmp, bin string) (failed []string) {
 	var rounds []localRound
 	for r := range *flagRounds {
 		v := strconv.Itoa(r + 2)
-		if err := q.setVersion(v); err != nil {
+		if err := q.SetVersion(v); err != nil {
 			failed = append(failed, "local: "+err.Error())
 			break
 		}
-		out, errOut, wall, err := q.cli("-o", "json", "cluster", "rollout", "--yes")
+		out, errOut, wall, err := q.CLI("-o", "json", "cluster", "rollout", "--yes")
 		if err != nil {
 			failed = append(failed, fmt.Sprintf("local: round %d: rollout: %v\n%s%s", r+1, err, out, errOut))
 			break
 		}
-		res, err := decodeRollout(out, localNodes)
+		res, err := benchutil.DecodeRollout(out, localNodes)
 		if err == nil {
 			err = oneAtATime(res)
 		}
 		if err == nil {
-			err = q.waitVersion(v, 5*time.Second)
+			err = q.WaitVersion(v, 5*time.Second)
 		}
 		if err != nil {
 			failed = append(failed, fmt.Sprintf("local: round %d: %v", r+1, err))

@@ -18,19 +18,15 @@
 package main
 
 import (
-	"bytes"
-	"encoding/json"
 	"flag"
 	"fmt"
 	"log"
 	"os"
-	"os/exec"
-	"path/filepath"
 	"runtime"
 	"slices"
-	"strings"
 	"time"
 
+	"github.com/cloud-compose/cloud-compose-go/bench/internal/benchutil"
 	"github.com/cloud-compose/cloud-compose-go/internal/cluster"
 )
 
@@ -52,22 +48,8 @@ func main() {
 	if !*flagLocal && !*flagAWS {
 		*flagLocal, *flagAWS = true, true
 	}
-	root, err := repoRoot()
+	root, tmp, bin, err := benchutil.Setup("bench-rollout-", *flagBin, log.Printf)
 	if err != nil {
-		log.Fatal(err)
-	}
-	tmp, err := os.MkdirTemp("", "bench-rollout-")
-	if err != nil {
-		log.Fatal(err)
-	}
-	bin := *flagBin
-	if bin == "" {
-		bin = filepath.Join(tmp, "cloud-compose")
-		log.Printf("building %s", bin)
-		if out, err := exec.Command("go", "build", "-o", bin, filepath.Join(root, "cmd", "cloud-compose")).CombinedOutput(); err != nil {
-			log.Fatalf("go build: %v\n%s", err, out)
-		}
-	} else if bin, err = filepath.Abs(bin); err != nil {
 		log.Fatal(err)
 	}
 	fmt.Printf("%s, %d cores, %s %s/%s\n", time.Now().Format(time.DateOnly), runtime.NumCPU(), runtime.Version(), runtime.GOOS, runtime.GOARCH)
@@ -85,36 +67,6 @@ func main() {
 		}
 		os.Exit(1)
 	}
-}
-
-// run runs args in dir with env and returns stdout, stderr, the wall time
-// from spawn to exit and the error.
-func run(dir string, env, args []string) (string, string, time.Duration, error) {
-	cmd := exec.Command(args[0], args[1:]...)
-	cmd.Dir, cmd.Env = dir, env
-	var out, errOut bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &errOut
-	start := time.Now()
-	err := cmd.Run()
-	return out.String(), errOut.String(), time.Since(start), err
-}
-
-// decodeRollout decodes `cluster rollout -o json` and checks the rollout
-// completed with every node done and timed.
-func decodeRollout(out string, n int) (*cluster.RolloutResult, error) {
-	var res cluster.RolloutResult
-	if err := json.Unmarshal([]byte(out), &res); err != nil {
-		return nil, fmt.Errorf("rollout -o json: %w\n%s", err, out)
-	}
-	if !res.Complete || len(res.Nodes) != n {
-		return &res, fmt.Errorf("rollout not complete (%d nodes): %s", len(res.Nodes), out)
-	}
-	for _, nd := range res.Nodes {
-		if nd.State != cluster.StateDone || nd.Timings == nil {
-			return &res, fmt.Errorf("node %s: state %s, timings %v", nd.ID, nd.State, nd.Timings)
-		}
-	}
-	return &res, nil
 }
 
 // oneAtATime checks from the timings that no two nodes' replacements
@@ -140,17 +92,8 @@ func oneAtATime(res *cluster.RolloutResult) error {
 	return nil
 }
 
-func median(ds []time.Duration) time.Duration {
-	if len(ds) == 0 {
-		return 0
-	}
-	s := slices.Clone(ds)
-	slices.Sort(s)
-	if len(s)%2 == 1 {
-		return s[len(s)/2]
-	}
-	return (s[len(s)/2-1] + s[len(s)/2]) / 2
-}
+// median is the median of ds, 0 when there are none.
+var median = benchutil.Median[time.Duration]
 
 func maxOf(ds []time.Duration) time.Duration {
 	if len(ds) == 0 {
@@ -159,17 +102,8 @@ func maxOf(ds []time.Duration) time.Duration {
 	return slices.Max(ds)
 }
 
-func medianF(fs []float64) float64 {
-	if len(fs) == 0 {
-		return 0
-	}
-	s := slices.Clone(fs)
-	slices.Sort(s)
-	if len(s)%2 == 1 {
-		return s[len(s)/2]
-	}
-	return (s[len(s)/2-1] + s[len(s)/2]) / 2
-}
+// medianF is the median of fs, 0 when there are none.
+var medianF = benchutil.Median[float64]
 
 // ms formats d in milliseconds, s in seconds when it is long.
 func ms(d time.Duration) string {
@@ -180,11 +114,3 @@ func ms(d time.Duration) string {
 }
 
 func secs(d time.Duration) string { return fmt.Sprintf("%.2f s", d.Seconds()) }
-
-func repoRoot() (string, error) {
-	out, err := exec.Command("git", "rev-parse", "--show-toplevel").Output()
-	if err != nil {
-		return "", fmt.Errorf("run from inside the repository: %w", err)
-	}
-	return strings.TrimSpace(string(out)), nil
-}
