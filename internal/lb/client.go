@@ -84,8 +84,13 @@ func (c Client) do(ctx context.Context, method, path string, out any) (int, erro
 	sock := filepath.Join(c.Dir, ControlSocket)
 	tr := &http.Transport{
 		DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
+			addr, done, err := socketPath(c.Dir)
+			if err != nil {
+				return nil, err
+			}
+			defer done()
 			var d net.Dialer
-			return d.DialContext(ctx, "unix", sock)
+			return d.DialContext(ctx, "unix", addr)
 		},
 		DisableKeepAlives: true,
 	}

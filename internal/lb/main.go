@@ -111,7 +111,12 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger, ready func()) error 
 	defer ln.Close()
 	sock := filepath.Join(dir, ControlSocket)
 	_ = os.Remove(sock) // a dead proxy's: the directory lock says none runs
-	cl, err := net.Listen("unix", sock)
+	addr, done, err := socketPath(dir)
+	if err != nil {
+		return err
+	}
+	defer done()
+	cl, err := net.Listen("unix", addr)
 	if err != nil {
 		return fmt.Errorf("load balancer control socket: %w", err)
 	}

@@ -3,9 +3,11 @@ package lb
 import (
 	"context"
 	"errors"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 )
@@ -166,4 +168,40 @@ func TestRestartKeepsTargets(t *testing.T) {
 	if !seen["a"] || !seen["b"] || seen["c"] {
 		t.Fatalf("restarted proxy sent to %v, want a and b", seen)
 	}
+}
+
+// TestLongDirectory: a state directory whose control socket path is
+// longer than a unix socket address can be (a deep store) still works:
+// the socket is bound and reached through an open descriptor of the
+// directory.
+func TestLongDirectory(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), strings.Repeat("d", 60), strings.Repeat("e", 60))
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if p := filepath.Join(dir, ControlSocket); len(p) <= maxSocketPath {
+		t.Fatalf("%s is short enough: the test does not test", p)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	ready := make(chan struct{})
+	errc := make(chan error, 1)
+	go func() {
+		errc <- Run(ctx, Config{Dir: dir, Listen: "127.0.0.1:0"}, slog.New(slog.DiscardHandler), func() { close(ready) })
+	}()
+	select {
+	case <-ready:
+	case err := <-errc:
+		t.Fatalf("the proxy did not start: %v", err)
+	case <-time.After(10 * time.Second):
+		t.Fatal("the proxy did not start in 10 s")
+	}
+	if err := (Client{Dir: dir}).Alive(ctx); err != nil {
+		t.Errorf("client over the long path: %v", err)
+	}
+	if _, err := os.Stat(filepath.Join(dir, ControlSocket)); err != nil {
+		t.Errorf("the socket is not in the directory: %v", err)
+	}
+	cancel()
+	<-errc
 }
