@@ -50,7 +50,7 @@ type fake struct {
 func newFake(t *testing.T, name string, states map[string]string) *fake {
 	t.Helper()
 	if _, err := os.Stat("/bin/sh"); err != nil {
-		t.Skip("no /bin/sh")
+		t.Fatal("the scripts are POSIX sh: /bin/sh is needed")
 	}
 	f := &fake{t: t, dir: t.TempDir()}
 	if name != "" {
@@ -171,11 +171,12 @@ func TestOrderPrimaryLast(t *testing.T) {
 }
 
 func TestOrderPrimaryLastLegacyShell(t *testing.T) {
-	if _, err := exec.LookPath("mongosh"); err == nil {
-		t.Skip("a real mongosh is on PATH: the script would use it before the fake mongo")
-	}
 	f := newFake(t, "mongo", map[string]string{"10.20.1.10": "PRIMARY", "10.20.2.10": "SECONDARY", "10.20.3.10": "SECONDARY"})
-	out, errOut, code := f.run("./bin/order-primary-last", append(cluster, "MONGODB_PORT=27017")...)
+	env := append(cluster, "MONGODB_PORT=27017")
+	if _, err := exec.LookPath("mongosh"); err == nil {
+		env = append(env, "MONGO_SHELL=mongo") // a real mongosh would come first
+	}
+	out, errOut, code := f.run("./bin/order-primary-last", env...)
 	if code != 0 || out != "1\n2\n0\n" {
 		t.Fatalf("with mongo: exit %d, printed %q\n%s", code, out, errOut)
 	}
