@@ -13,6 +13,8 @@ func PyStr(v any) string {
 	switch t := v.(type) {
 	case string:
 		return t
+	case Date:
+		return t.String() // str(datetime.date): 2016-01-02; repr is datetime.date(2016, 1, 2)
 	default:
 		return PyRepr(v)
 	}
