@@ -26,6 +26,8 @@ type rolloutFlags struct {
 	yes            bool
 	noRollback     bool
 	force          bool
+	upgradeImage   bool
+	noUpgradeImage bool
 	lock           lockFlags
 }
 
@@ -36,6 +38,8 @@ func (f *rolloutFlags) add(cmd *cobra.Command) {
 	fl.BoolVarP(&f.yes, "yes", "y", false, "do not ask for confirmation (needed when not at a terminal)")
 	fl.BoolVar(&f.noRollback, "no-rollback", false, "when a node fails its health gate, stop there: do not put the replaced nodes back")
 	fl.BoolVar(&f.force, "force", false, "start and go on although fewer nodes than rollout.min_healthy are healthy")
+	fl.BoolVar(&f.upgradeImage, "upgrade-image", false, "use the newest image with the configured name, not the one the cluster runs (nodes on an older image are replaced)")
+	fl.BoolVar(&f.noUpgradeImage, "no-upgrade-image", false, "keep the image the cluster runs (the default)")
 	f.lock.add(cmd)
 }
 
@@ -133,6 +137,7 @@ func (f *rolloutFlags) run(cmd *cobra.Command, g *globals, to *int) error {
 	}
 	opts := cluster.RolloutOptions{CloudInit: true, MaxUnavailable: f.maxUnavailable, Nodes: f.nodes, NoRollback: f.noRollback, Force: f.force}
 	opts.UseSnapshots = true
+	opts.UpgradeImage = f.upgradeImage && !f.noUpgradeImage
 	verb := "rollout"
 	var back state.Generation
 	if to != nil {

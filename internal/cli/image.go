@@ -17,7 +17,7 @@ import (
 
 // notYetImage are the commands of the Python cloud-compose-image that this
 // version does not have: they fail as unknown commands, saying so.
-var notYetImage = map[string]bool{"up": true, "down": true}
+var notYetImage = map[string]bool{"down": true}
 
 func newImageCommand(g *globals) *cobra.Command {
 	cmd := &cobra.Command{
@@ -25,7 +25,9 @@ func newImageCommand(g *globals) *cobra.Command {
 		Short: "Base images: the bake script (build) and the local provider's images",
 		Long: `Base images clusters launch from, as the Python cloud-compose-image plugin made
 them: "image build" renders image.sh from the project's image: section (name,
-version, search_path, aws:, local:) and prints it.
+version, search_path, aws:, local:) and prints it; "image up" bakes it on the
+local provider (image.local: a copy of the base image, the script run there,
+the result registered as <name>:<version>).
 
 For the local provider, images are named, dated directories whose content
 seeds a node's root directory: "image import" registers one, "image ls" lists
@@ -46,7 +48,7 @@ needs no import.`,
 		}
 		return &UsageError{Err: err}
 	})
-	cmd.AddCommand(newImageBuildCommand(g), &cobra.Command{
+	cmd.AddCommand(newImageBuildCommand(g), newImageUpCommand(g), &cobra.Command{
 		Use:   "import NAME DIR",
 		Short: "Register a copy of DIR as a new image NAME (local provider)",
 		Args:  cobra.ExactArgs(2),
@@ -102,9 +104,10 @@ func imageArgs(cmd *cobra.Command, args []string) error {
 	return unknownSubcommand(cmd, args)
 }
 
-// notYetImageError is the usage error of `image up` and `image down`.
+// notYetImageError is the usage error of `image down` (and of `image up`
+// for EC2).
 func notYetImageError(name string) error {
-	return &UsageError{Err: fmt.Errorf("image %s: not built yet in this version; baking (image up, image down) arrives in a later version of cloud-compose. "+
+	return &UsageError{Err: fmt.Errorf("image %s: not built yet in this version; baking on EC2 (image up with image.aws, image down) arrives in a later version of cloud-compose (a local bake, image up with an image.local section, is here). "+
 		"Until then the Python cloud-compose-image plugin (pip install cloud-compose cloud-compose-image) runs `cloud-compose image %s` from this same image: section; "+
 		"`cloud-compose image build` prints the script a bake runs", name, name)}
 }
@@ -145,6 +148,73 @@ func (g *globals) loadImage() (*imageProject, error) {
 		return nil, err
 	}
 	return &imageProject{dir: p.dir, path: p.path, doc: p.doc, image: img}, nil
+}
+
+type imageUpFlags struct {
+	noCloudInit bool
+}
+
+func newImageUpCommand(g *globals) *cobra.Command {
+	f := &imageUpFlags{}
+	cmd := &cobra.Command{
+		Use:   "up",
+		Short: "Bake an image: run image.sh on a copy of the base image and register the result",
+		Long: `Bakes <name>:<version> from the image: section. With image.local (the local
+provider): resolves image.local.image (a local image name, its newest image,
+or an id; "empty" or none is the built-in empty image) as a node would,
+copies it into a fresh root directory, runs the rendered image.sh there with
+bash as a node runs its boot script (its own process group, NODE_ROOT set;
+its output goes to a log in the store and to the progress lines), and when
+the script exits 0 registers the root as a new dated image named
+<name>:<version>: a cluster whose local.image is that name gets it on its
+next new node, or on every node with cluster plan/up/rollout
+--upgrade-image. When the script fails or the bake is interrupted, nothing
+is registered and the root is removed (exit 1, with the log's last lines).
+-o json prints {"image": {"id", "name", "created"}}.
+
+Baking on EC2 (image.aws) is not in this version yet.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error { return f.run(g) },
+	}
+	cmd.Flags().BoolVar(&f.noCloudInit, "no-cloud-init", false, "EC2: pass image.sh as a plain script, not through cloud-init (no effect on a local bake)")
+	return cmd
+}
+
+func (f *imageUpFlags) run(g *globals) error {
+	p, err := g.loadImage()
+	if err != nil {
+		return err
+	}
+	if p.image.Local == nil {
+		if p.image.AWS != nil {
+			return notYetImageError("up")
+		}
+		return &config.Error{Problems: []config.Problem{p.image.Problem(nil, "has no local: section: a local bake needs image.local.image, the base image (\"empty\" for an empty root); baking on EC2 (image.aws) arrives in a later version")}}
+	}
+	if err := p.image.CheckBake(); err != nil {
+		return err
+	}
+	ctx := g.context()
+	script, err := render.BuildImage(ctx, p.dir, p.image, os.Environ())
+	if err != nil {
+		return err
+	}
+	name := p.image.Tag()
+	base := p.image.Local.Image
+	if base == "" {
+		base = local.EmptyImage
+	}
+	g.progressf("baking %s from %s", name, base)
+	img, err := local.Bake(ctx, local.BakeOptions{Name: name, Base: base, Script: script,
+		Progress: func(line string) { g.progressf("%s", line) }})
+	if err != nil {
+		return err
+	}
+	if g.json() {
+		return g.printJSON(map[string]any{"image": imageJSON(img)})
+	}
+	fmt.Fprintf(g.streams.Out, "baked %s as %s\n", img.Name, img.ID)
+	return nil
 }
 
 type imageBuildFlags struct{}

@@ -57,22 +57,36 @@ func ImportImage(ctx context.Context, name, srcDir string) (provider.Image, erro
 	if err != nil {
 		return provider.Image{}, err
 	}
+	img, err := s.registerImage(ctx, name, func(dir string) error { return copyTree(ctx, srcDir, dir) })
+	if err != nil {
+		return provider.Image{}, fmt.Errorf("import image %s: %w", name, err)
+	}
+	return img, nil
+}
+
+// registerImage makes a new, dated image called name: fill writes its
+// content into a fresh directory (removed when fill fails), which becomes
+// the image's once fill returns nil, and the image is recorded in the store.
+func (s *store) registerImage(ctx context.Context, name string, fill func(dir string) error) (provider.Image, error) {
 	now := time.Now().UTC()
 	rec := imageRecord{ID: newID("img"), Name: name, Created: now,
 		Dir: filepath.Join("images", name, now.Format("20060102T150405.000Z")+"-"+randSuffix())}
 	tmp := s.path(rec.Dir + ".partial")
-	if err := copyTree(ctx, srcDir, tmp); err != nil {
-		_ = os.RemoveAll(tmp)
-		return provider.Image{}, fmt.Errorf("import image %s: %w", name, err)
+	if err := os.MkdirAll(filepath.Dir(tmp), 0o755); err != nil {
+		return provider.Image{}, err
+	}
+	if err := fill(tmp); err != nil {
+		_ = removeTree(tmp)
+		return provider.Image{}, err
 	}
 	if err := os.Rename(tmp, s.path(rec.Dir)); err != nil {
-		_ = os.RemoveAll(tmp)
-		return provider.Image{}, fmt.Errorf("import image %s: %w", name, err)
+		_ = removeTree(tmp)
+		return provider.Image{}, err
 	}
-	err = s.update(context.WithoutCancel(ctx), func(t *txn) error { return t.put(bucketImages, rec.ID, rec) })
+	err := s.update(context.WithoutCancel(ctx), func(t *txn) error { return t.put(bucketImages, rec.ID, rec) })
 	if err != nil {
-		_ = os.RemoveAll(s.path(rec.Dir))
-		return provider.Image{}, fmt.Errorf("import image %s: %w", name, err)
+		_ = removeTree(s.path(rec.Dir))
+		return provider.Image{}, err
 	}
 	return rec.image(), nil
 }

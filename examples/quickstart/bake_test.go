@@ -1,0 +1,153 @@
+package quickstart_test
+
+import (
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// bakeSection is an image: section baking demo:1 locally from the built-in
+// empty image.
+const bakeSection = `
+image:
+  name: demo
+  version: '1'
+  search_path:
+    - templates
+  local:
+    image: empty
+`
+
+// setImageScript writes the project's templates/image.sh.
+func (q *quickstart) setImageScript(script string) {
+	q.t.Helper()
+	if err := os.WriteFile(filepath.Join(q.dir, "templates", "image.sh"), []byte(script), 0o644); err != nil {
+		q.t.Fatal(err)
+	}
+}
+
+type imageRow struct {
+	ID, Name string
+}
+
+func (q *quickstart) images(name string) []imageRow {
+	q.t.Helper()
+	var all, out []imageRow
+	if err := json.Unmarshal([]byte(q.must("-o", "json", "image", "ls")), &all); err != nil {
+		q.t.Fatal(err)
+	}
+	for _, i := range all {
+		if i.Name == name {
+			out = append(out, i)
+		}
+	}
+	return out
+}
+
+// bake runs `image up -o json` and returns the image it registered.
+func (q *quickstart) bake() imageRow {
+	q.t.Helper()
+	var res struct {
+		Image struct {
+			ID, Name string
+			Created  *string
+		}
+	}
+	out := q.must("-o", "json", "image", "up")
+	if err := json.Unmarshal([]byte(out), &res); err != nil {
+		q.t.Fatalf("image up -o json: %v\n%s", err, out)
+	}
+	if res.Image.Name != "demo:1" || !strings.HasPrefix(res.Image.ID, "img-") || res.Image.Created == nil {
+		q.t.Fatalf("image up -o json: %s", out)
+	}
+	return imageRow{ID: res.Image.ID, Name: res.Image.Name}
+}
+
+// readGlob reads the files matching pattern, trimmed.
+func readGlob(t *testing.T, pattern string) []string {
+	t.Helper()
+	paths, err := filepath.Glob(pattern)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []string
+	for _, p := range paths {
+		b, err := os.ReadFile(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		out = append(out, strings.TrimSpace(string(b)))
+	}
+	return out
+}
+
+// TestIntegrationImageBake bakes through the binary: a script that writes a
+// file registers demo:1 whose directory has the file; a failing script
+// registers nothing and exits 1 with its log's tail; then the loop: a
+// cluster on demo:1, a second bake, plan --upgrade-image shows replace
+// (image), rollout --upgrade-image moves the nodes to the new image.
+func TestIntegrationImageBake(t *testing.T) {
+	q := newQuickstart(t, func(src string) string {
+		src = strings.Replace(src, "    image: empty                  # the built-in image", "    image: demo:1                 # the baked image", 1)
+		return src + bakeSection
+	})
+	q.setImageScript("#!/bin/bash\nset -e\necho baking in \"$PWD\"\necho one > baked.txt\necho done\n")
+
+	img1 := q.bake()
+	if got := q.images("demo:1"); len(got) != 1 || got[0].ID != img1.ID {
+		t.Fatalf("image ls after the bake: %+v", got)
+	}
+	if got := readGlob(t, filepath.Join(q.store, "images", "demo:1", "*", "baked.txt")); len(got) != 1 || got[0] != "one" {
+		t.Fatalf("the baked image's baked.txt: %q", got)
+	}
+
+	// a failing script: nothing registered, exit 1, the log's tail
+	q.setImageScript("#!/bin/bash\necho step one\necho the package is missing >&2\nexit 3\n")
+	out, errOut, code := q.run("image", "up")
+	if code != 1 || !strings.Contains(errOut, "the package is missing") || !strings.Contains(errOut, "exited with code 3") || out != "" {
+		t.Fatalf("failing bake: exit %d\nstdout: %s\nstderr: %s", code, out, errOut)
+	}
+	if got := q.images("demo:1"); len(got) != 1 || got[0].ID != img1.ID {
+		t.Fatalf("image ls after a failed bake: %+v", got)
+	}
+	if dirs, _ := filepath.Glob(filepath.Join(q.store, "images", "demo:1", "*")); len(dirs) != 1 {
+		t.Fatalf("image directories after a failed bake: %v", dirs)
+	}
+
+	// the loop
+	q.up()
+	if got := readGlob(t, filepath.Join(q.store, "instances", "*", "root", "baked.txt")); strings.Join(got, ",") != "one,one,one" {
+		t.Fatalf("nodes' baked.txt: %q", got)
+	}
+	q.setImageScript("#!/bin/bash\necho two > baked.txt\n")
+	img2 := q.bake()
+	if img2.ID == img1.ID {
+		t.Fatal("the second bake has the first's id")
+	}
+	if p, code := q.plan("--detailed-exitcode"); code != 0 || rows(p) != "0=unchanged 1=unchanged 2=unchanged" {
+		t.Fatalf("plan without --upgrade-image: exit %d, %s", code, rows(p))
+	}
+	if p, code := q.plan("--detailed-exitcode", "--upgrade-image"); code != 3 || rows(p) != "0=replace(image) 1=replace(image) 2=replace(image)" {
+		t.Fatalf("plan --upgrade-image: exit %d, %s", code, rows(p))
+	}
+	res, errOut, code := q.rollout("--upgrade-image")
+	if code != 0 || !res.Complete {
+		t.Fatalf("rollout --upgrade-image: exit %d, %+v\n%s", code, res, errOut)
+	}
+	if p, code := q.plan("--detailed-exitcode", "--upgrade-image"); code != 0 || rows(p) != "0=unchanged 1=unchanged 2=unchanged" {
+		t.Fatalf("plan --upgrade-image after the rollout: exit %d, %s", code, rows(p))
+	}
+	var st struct{ Nodes []statusRow }
+	if err := json.Unmarshal([]byte(q.must("-o", "json", "cluster", "status")), &st); err != nil {
+		t.Fatal(err)
+	}
+	for _, n := range st.Nodes {
+		b, err := os.ReadFile(filepath.Join(q.store, "instances", n.InstanceID, "root", "baked.txt"))
+		if err != nil || strings.TrimSpace(string(b)) != "two" {
+			t.Errorf("node %s (%s): baked.txt %q %v", n.ID, n.InstanceID, b, err)
+		}
+	}
+	q.downForce()
+}
