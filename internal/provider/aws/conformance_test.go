@@ -71,5 +71,6 @@ func TestIntegrationConformance(t *testing.T) {
 			}
 		},
 		IPConflict: providertest.IPConflict{Resolve: true, Launch: true},
+		Watcher:    false,
 	})
 }

@@ -41,6 +41,7 @@ func harness() providertest.Harness {
 			}
 		},
 		IPConflict: providertest.IPConflict{Resolve: true, Launch: true},
+		Watcher:    true,
 	}
 }
 

@@ -43,5 +43,6 @@ func TestIntegrationConformance(t *testing.T) {
 			}
 		},
 		IPConflict: providertest.IPConflict{Resolve: true, Launch: true},
+		Watcher:    true,
 	})
 }

@@ -260,29 +260,33 @@ func TestIntegrationCloseReleases(t *testing.T) {
 	}
 }
 
-// holderEnv makes the test binary a lock holder (TestHelperHolder).
+// holderEnv makes the test binary a lock holder (see TestMain).
 const holderEnv = "CLOUD_COMPOSE_TEST_PG_HOLDER"
 
-// TestHelperHolder is not a test: run by TestIntegrationKilledHolder as a
-// child process, it takes the lock, prints its info and waits to be killed.
-func TestHelperHolder(t *testing.T) {
+// TestMain runs the tests, or — with holderEnv set, as
+// TestIntegrationKilledHolder starts it — is a lock holder: it takes the
+// lock, prints its info and waits to be killed.
+func TestMain(m *testing.M) {
 	spec := os.Getenv(holderEnv)
 	if spec == "" {
-		t.Skip("helper process for TestIntegrationKilledHolder")
+		os.Exit(m.Run())
 	}
 	location, cluster, _ := strings.Cut(spec, " ")
 	b, err := state.Open(context.Background(), location, "")
 	if err != nil {
-		t.Fatal(err)
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
 	}
 	info := statetest.Info("child")
 	if _, err := b.Lock(context.Background(), state.Key{Cluster: cluster}, info); err != nil {
-		t.Fatal(err)
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
 	}
 	data, _ := json.Marshal(info)
 	fmt.Printf("LOCKED %s\n", data)
 	time.Sleep(time.Minute)
-	t.Fatal("not killed")
+	fmt.Fprintln(os.Stderr, "holder: not killed")
+	os.Exit(1)
 }
 
 // TestIntegrationKilledHolder: a process holding the lock is killed with
@@ -291,7 +295,7 @@ func TestHelperHolder(t *testing.T) {
 func TestIntegrationKilledHolder(t *testing.T) {
 	location := freshSchema(t)
 	cluster := "killed-" + randomHex(4)
-	cmd := exec.Command(os.Args[0], "-test.run=^TestHelperHolder$", "-test.count=1")
+	cmd := exec.Command(os.Args[0])
 	cmd.Env = append(os.Environ(), holderEnv+"="+location+" "+cluster)
 	out, err := cmd.StdoutPipe()
 	if err != nil {
