@@ -127,22 +127,30 @@ func pathPlugins() []pathPlugin {
 	return out
 }
 
-// nodeCompletions are the node ids of the project in dir (config file
-// file, or found as the commands find it) that start with toComplete; none
-// when the config cannot be read. Nothing is printed.
-func nodeCompletions(dir, file, toComplete string) []cobra.Completion {
+// quietCluster reads the cluster of the project in dir (config file file,
+// or found as the commands find it) for completion: nothing printed, nil
+// when it cannot be read. path is the config file.
+func quietCluster(dir, file string) (c *config.Cluster, path string) {
 	if dir == "" {
 		dir = "."
 	}
 	path, err := config.Find(dir, file)
 	if err != nil {
-		return nil
+		return nil, ""
 	}
 	doc, err := config.LoadContext(context.Background(), path, os.LookupEnv)
 	if err != nil {
-		return nil
+		return nil, ""
 	}
-	c, _ := config.LoadCluster(doc)
+	c, _ = config.LoadCluster(doc)
+	return c, path
+}
+
+// nodeCompletions are the node ids of the project in dir (config file
+// file, or found as the commands find it) that start with toComplete; none
+// when the config cannot be read. Nothing is printed.
+func nodeCompletions(dir, file, toComplete string) []cobra.Completion {
+	c, _ := quietCluster(dir, file)
 	if c == nil {
 		return nil
 	}
@@ -163,18 +171,7 @@ func nodeCompletions(dir, file, toComplete string) []cobra.Completion {
 // generationCompletions completes rollback's --to with the cluster's
 // generations, newest first, read from its coordinator (at most 2 s).
 func generationCompletions(dir, file, toComplete string) []cobra.Completion {
-	if dir == "" {
-		dir = "."
-	}
-	path, err := config.Find(dir, file)
-	if err != nil {
-		return nil
-	}
-	doc, err := config.LoadContext(context.Background(), path, os.LookupEnv)
-	if err != nil {
-		return nil
-	}
-	c, _ := config.LoadCluster(doc)
+	c, path := quietCluster(dir, file)
 	if c == nil {
 		return nil
 	}
