@@ -619,29 +619,7 @@ func (c *Cluster) checkValues(p *problems) {
 // is missing, at the nearest parent that exists. Providers use it to
 // report launch-time config problems.
 func (c *Cluster) Problem(path []string, format string, args ...any) Problem {
-	n := c.node
-	key := "cluster"
-	found := true
-	for _, part := range path {
-		var next *yaml.Node
-		if i, err := strconv.Atoi(part); err == nil && (n.Kind == yaml.SequenceNode || !found) {
-			if found && i < len(n.Content) {
-				next = n.Content[i]
-			}
-			key = fmt.Sprintf("%s[%d]", key, i)
-		} else {
-			if found {
-				next = mappingValue(n, part)
-			}
-			key = joinKey(key, part)
-		}
-		if next == nil {
-			found = false
-			continue
-		}
-		n = next
-	}
-	return Problem{File: c.File, Line: n.Line, Column: n.Column, Key: key, Msg: fmt.Sprintf(format, args...)}
+	return sectionProblem(c.File, c.node, "cluster", path, fmt.Sprintf(format, args...))
 }
 
 func (c *Cluster) problem(p *problems, path []string, format string, args ...any) {
