@@ -383,30 +383,11 @@ type world struct {
 }
 
 func newWorld(ctx context.Context, c *ec2.Client, n int) (*world, error) {
-	w := &world{cidr: fmt.Sprintf("10.%d", n), key: fmt.Sprintf("bench-rollout-key-%d", time.Now().UnixNano()), amiName: fmt.Sprintf("bench-rollout-image-%d", n)}
-	vpc, err := c.CreateVpc(ctx, &ec2.CreateVpcInput{CidrBlock: aws.String(w.cidr + ".0.0/16")})
+	w, err := benchutil.NewWorld(ctx, c, n, "bench-rollout")
 	if err != nil {
 		return nil, err
 	}
-	sn, err := c.CreateSubnet(ctx, &ec2.CreateSubnetInput{VpcId: vpc.Vpc.VpcId, CidrBlock: aws.String(w.cidr + ".1.0/24"), AvailabilityZone: aws.String("us-east-1a")})
-	if err != nil {
-		return nil, err
-	}
-	w.subnet = aws.ToString(sn.Subnet.SubnetId)
-	sg, err := c.CreateSecurityGroup(ctx, &ec2.CreateSecurityGroupInput{GroupName: aws.String(w.key), Description: aws.String("bench"), VpcId: vpc.Vpc.VpcId})
-	if err != nil {
-		return nil, err
-	}
-	w.sg = aws.ToString(sg.GroupId)
-	if _, err := c.CreateKeyPair(ctx, &ec2.CreateKeyPairInput{KeyName: aws.String(w.key)}); err != nil {
-		return nil, err
-	}
-	img, err := c.RegisterImage(ctx, &ec2.RegisterImageInput{Name: aws.String(w.amiName + "-" + w.key)})
-	if err != nil {
-		return nil, err
-	}
-	_, err = c.CreateTags(ctx, &ec2.CreateTagsInput{Resources: []string{aws.ToString(img.ImageId)}, Tags: []ec2types.Tag{{Key: aws.String("Name"), Value: aws.String(w.amiName)}}})
-	return w, err
+	return &world{subnet: w.Subnet, sg: w.SG, key: w.Key, amiName: w.AMIName, cidr: w.CIDR}, nil
 }
 
 const clusterSh = `#!/bin/bash
