@@ -261,7 +261,7 @@ func (p *localProvider) ensureLB(ctx context.Context, cluster provider.ClusterID
 			return "", "", fmt.Errorf("load balancer: %w", err)
 		}
 	}
-	if err := checkListen(listen); err != nil {
+	if err := waitListenFree(ctx, listen); err != nil {
 		return "", "", err
 	}
 	if err := os.MkdirAll(dir, 0o700); err != nil {
@@ -305,6 +305,28 @@ func runningAsWanted(ctx context.Context, dir string, want []string) (ok bool, w
 			return false, fmt.Sprintf("the proxy (process %v) does not answer on its control socket (%v)", pids, err)
 		}
 		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+// listenFreeGrace is how long a taken listen address gets to be
+// released before it is reported: a proxy that just died or was stopped
+// leaves the process table before the kernel has closed its sockets.
+const listenFreeGrace = 2 * time.Second
+
+// waitListenFree is checkListen, given listenFreeGrace.
+func waitListenFree(ctx context.Context, listen string) error {
+	deadline := time.Now().Add(listenFreeGrace)
+	for {
+		err := checkListen(listen)
+		var inUse *LBAddressInUseError
+		if err == nil || !errors.As(err, &inUse) || time.Now().After(deadline) {
+			return err
+		}
+		select {
+		case <-ctx.Done():
+			return err
+		case <-time.After(50 * time.Millisecond):
+		}
 	}
 }
 
