@@ -60,6 +60,12 @@ type Spec struct {
 	// keys only.
 	Env   []config.KeyValue `json:"env,omitempty"`
 	Flags Flags             `json:"flags"`
+	// Hardware is what the node asked for instead of an instance type,
+	// where the provider itself honours it (local: NODE_CORES and
+	// NODE_RAM); nil otherwise — on AWS it resolves to InstanceType (see
+	// HardwareResolver). It is hashed with the instance type, and only
+	// when set, so a spec without it hashes as before the field existed.
+	Hardware *Hardware `json:"hardware,omitempty"`
 }
 
 // Flags are a spec's switches.
@@ -100,6 +106,9 @@ const (
 	FieldTags           = "tags"
 	FieldEnv            = "env"
 	FieldFlags          = "flags"
+	// FieldHardware is Spec.Hardware in diffs; in the hash and the spec
+	// tag it is part of FieldInstanceType.
+	FieldHardware = "hardware"
 )
 
 // specFields are the fields in tag order, with their short codes in the
@@ -118,6 +127,19 @@ func (s Spec) userDataKey() string {
 	return s.UserData
 }
 
+// instanceTypeKey is the instance type as hashed: with the hardware
+// appended when there is one, so that a spec without hardware hashes as it
+// did before the field existed.
+func (s Spec) instanceTypeKey() string {
+	if s.Hardware == nil {
+		return s.InstanceType
+	}
+	h := *s.Hardware
+	h.Arch = h.Architecture() // "" and the default are one requirement
+	b, _ := json.Marshal(h)
+	return s.InstanceType + "\x00hardware=" + string(b)
+}
+
 // canonical is each field's value as hashed.
 func (s Spec) canonical() map[string]string {
 	vols := make([]VolumeSpec, len(s.Volumes))
@@ -134,7 +156,7 @@ func (s Spec) canonical() map[string]string {
 	}
 	return map[string]string{
 		FieldImage:          s.Image,
-		FieldInstanceType:   s.InstanceType,
+		FieldInstanceType:   s.instanceTypeKey(),
 		FieldUserData:       s.userDataKey(),
 		FieldVolumes:        js(vols),
 		FieldNetwork:        js([]string{s.Subnet, s.IP, s.EIP}),
@@ -213,6 +235,7 @@ func Diff(old, new Spec) []Change {
 		out = append(out, Change{Field: FieldImage, From: imageLabel(old), To: imageLabel(new)})
 	}
 	add(FieldInstanceType, old.InstanceType, new.InstanceType)
+	add(FieldHardware, hardwareLabel(old.Hardware), hardwareLabel(new.Hardware))
 	if old.userDataKey() != new.userDataKey() {
 		out = append(out, Change{Field: FieldUserData})
 	}
@@ -230,6 +253,13 @@ func Diff(old, new Spec) []Change {
 	add("source_dest_check", strconv.FormatBool(old.Flags.SourceDestCheck), strconv.FormatBool(new.Flags.SourceDestCheck))
 	add("terminate_protection", strconv.FormatBool(old.Flags.TerminateProtection), strconv.FormatBool(new.Flags.TerminateProtection))
 	return out
+}
+
+func hardwareLabel(h *Hardware) string {
+	if h == nil {
+		return ""
+	}
+	return h.String()
 }
 
 func imageLabel(s Spec) string {
@@ -354,6 +384,11 @@ func TagChanges(inst Instance, desired Spec) (changes []Change, ok bool) {
 			out.From, out.To = inst.Image, imageLabel(desired)
 		case FieldInstanceType:
 			out.From, out.To = inst.Type, desired.InstanceType
+			if desired.Hardware != nil && (desired.InstanceType == "" || inst.Type == desired.InstanceType) {
+				// the type is the same (or the provider has none): the
+				// hardware changed, or was set
+				out = Change{Field: FieldHardware, To: desired.Hardware.String()}
+			}
 		case FieldNetwork:
 			if inst.IP != desired.IP && desired.IP != "" {
 				out = Change{Field: "ip", From: inst.IP, To: desired.IP}

@@ -119,3 +119,86 @@ func TestSpecHashSurvivesAJSONRoundTrip(t *testing.T) {
 		t.Errorf("empty lists change the hash after a round trip")
 	}
 }
+
+// Adding Spec.Hardware must not change the hash or the tag of a spec
+// without it: every running instance's spec tag and every recorded
+// generation was computed before the field existed. The expected values
+// were computed from baseSpec by the code before the field was added.
+func TestSpecHashWithoutHardwareIsUnchanged(t *testing.T) {
+	const (
+		wantHash      = "ce352c5a3ab6f0e7"
+		wantTag       = "1:im=41d3e6,it=1ae0d3,ud=0d9bb0,vo=3f7f15,nw=fcb57f,sg=0b333b,pr=a6fe92,kp=c0788e,tg=a69bd5,ev=0713a0,fl=fca2dd"
+		wantEmptyHash = "9ca7530bc4edce93"
+	)
+	s := baseSpec()
+	if s.Hash() != wantHash || s.Tag() != wantTag {
+		t.Errorf("a spec without hardware hashes %s (tag %s), want %s (tag %s)", s.Hash(), s.Tag(), wantHash, wantTag)
+	}
+	if h := (Spec{}).Hash(); h != wantEmptyHash {
+		t.Errorf("the empty spec hashes %s, want %s", h, wantEmptyHash)
+	}
+	// and after a JSON round trip (the field is omitted when nil)
+	b, err := json.Marshal(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(string(b), "hardware") {
+		t.Errorf("a spec without hardware writes it: %s", b)
+	}
+	var back Spec
+	if err := json.Unmarshal(b, &back); err != nil {
+		t.Fatal(err)
+	}
+	if back.Hash() != wantHash {
+		t.Errorf("round trip: %s, want %s", back.Hash(), wantHash)
+	}
+}
+
+func TestSpecHardware(t *testing.T) {
+	with := func(h *Hardware) Spec {
+		s := baseSpec()
+		s.InstanceType = ""
+		s.Hardware = h
+		return s
+	}
+	none := with(nil)
+	small := with(&Hardware{MinCores: 2, MinRAMMiB: 4096})
+	if small.Hash() == none.Hash() {
+		t.Errorf("hardware must be part of the spec")
+	}
+	if got := with(&Hardware{MinCores: 2, MinRAMMiB: 4096, Arch: ArchX86_64}); got.Hash() != small.Hash() {
+		t.Errorf("the default architecture spelled out changes the hash")
+	}
+	big := with(&Hardware{MinCores: 4, MinRAMMiB: 4096})
+	if big.Hash() == small.Hash() {
+		t.Errorf("min_cores must change the spec")
+	}
+	// only the instance type's digest moves
+	for i, d := range small.digests() {
+		if (d != none.digests()[i]) != (specFields[i].name == FieldInstanceType) {
+			t.Errorf("field %s: digest %s vs %s", specFields[i].name, d, none.digests()[i])
+		}
+	}
+	if c := Diff(small, big); len(c) != 1 || c[0].String() != "hardware: ≥2 vCPUs, ≥4 GiB, x86_64 → ≥4 vCPUs, ≥4 GiB, x86_64" {
+		t.Errorf("diff: %v", c)
+	}
+	if c := Diff(none, small); len(c) != 1 || c[0].String() != "hardware: - → ≥2 vCPUs, ≥4 GiB, x86_64" {
+		t.Errorf("diff: %v", c)
+	}
+	// an instance of a provider without instance types, known by its tag only
+	inst := Instance{ID: "i-1", Type: "local", Spec: small.Tag()}
+	if c, ok := TagChanges(inst, big); !ok || !cmp.Equal(c, []Change{{Field: FieldHardware, To: "≥4 vCPUs, ≥4 GiB, x86_64"}}) {
+		t.Errorf("tag changes: %v %v", c, ok)
+	}
+	b, err := json.Marshal(small)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var back Spec
+	if err := json.Unmarshal(b, &back); err != nil {
+		t.Fatal(err)
+	}
+	if back.Hash() != small.Hash() || *back.Hardware != *small.Hardware {
+		t.Errorf("hardware does not survive a JSON round trip: %s", b)
+	}
+}
