@@ -200,14 +200,15 @@ func ParseRAM(s string) (int64, error) {
 	return int64(mib), nil
 }
 
-// FormatMiB shows a memory size: "512 MiB", "4 GiB", "1.5 GiB", "2 TiB".
+// FormatMiB shows a memory size exactly: "512 MiB", "4 GiB", "1.5 GiB",
+// "2 TiB", "6000 MiB".
 func FormatMiB(mib int64) string {
 	switch {
 	case mib >= 1<<20 && mib%(1<<20) == 0:
 		return strconv.FormatInt(mib>>20, 10) + " TiB"
 	case mib >= 1<<10 && mib%(1<<10) == 0:
 		return strconv.FormatInt(mib>>10, 10) + " GiB"
-	case mib >= 1<<10:
+	case mib >= 1<<10 && mib*100%(1<<10) == 0: // exact in two decimals
 		return strconv.FormatFloat(float64(mib)/(1<<10), 'f', -1, 64) + " GiB"
 	}
 	return strconv.FormatInt(mib, 10) + " MiB"

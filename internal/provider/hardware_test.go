@@ -117,6 +117,7 @@ func TestHardwareStrings(t *testing.T) {
 		{Hardware{MinRAMMiB: 512}, "≥512 MiB, x86_64", "≥512 MiB"},
 		{Hardware{MinRAMMiB: 1536}, "≥1.5 GiB, x86_64", "≥1.5 GiB"},
 		{Hardware{MinRAMMiB: 2 << 20}, "≥2 TiB, x86_64", "≥2 TiB"},
+		{Hardware{MinRAMMiB: 6000}, "≥6000 MiB, x86_64", "≥6000 MiB"},
 		{Hardware{}, "x86_64", ""},
 	} {
 		if got := tc.hw.String(); got != tc.str {
