@@ -18,9 +18,9 @@ var handTypes = []instanceType{
 	{Name: "c5.large", VCPUs: 2, MemoryMiB: 4096, Archs: []string{"x86_64"}, Current: true, OnDemand: true}, // ties t3.medium: the name decides
 	{Name: "c4.large", VCPUs: 2, MemoryMiB: 3840, Archs: []string{"x86_64"}, Current: false, OnDemand: true},
 	{Name: "m5.large", VCPUs: 2, MemoryMiB: 8192, Archs: []string{"x86_64"}, Current: true, OnDemand: true},
-	{Name: "a9.large", VCPUs: 2, MemoryMiB: 4096, Archs: []string{"x86_64"}, Current: true, OnDemand: true}, // not offered in the zone
-	{Name: "p9.large", VCPUs: 2, MemoryMiB: 4096, Archs: []string{"x86_64"}, Current: true, OnDemand: false}, // capacity blocks only
-	{Name: "a1.gpu", VCPUs: 2, MemoryMiB: 4096, Archs: []string{"x86_64"}, Current: true, OnDemand: true, Special: true}, // accelerated
+	{Name: "a9.large", VCPUs: 2, MemoryMiB: 4096, Archs: []string{"x86_64"}, Current: true, OnDemand: true},               // not offered in the zone
+	{Name: "p9.large", VCPUs: 2, MemoryMiB: 4096, Archs: []string{"x86_64"}, Current: true, OnDemand: false},              // capacity blocks only
+	{Name: "a1.gpu", VCPUs: 2, MemoryMiB: 4096, Archs: []string{"x86_64"}, Current: true, OnDemand: true, Special: true},  // accelerated
 	{Name: "a1.metal", VCPUs: 1, MemoryMiB: 512, Archs: []string{"x86_64"}, Current: true, OnDemand: true, Special: true}, // bare metal
 	{Name: "m5.xlarge", VCPUs: 4, MemoryMiB: 16384, Archs: []string{"x86_64"}, Current: true, OnDemand: true},
 	{Name: "c5.xlarge", VCPUs: 4, MemoryMiB: 8192, Archs: []string{"x86_64"}, Current: true, OnDemand: true},
