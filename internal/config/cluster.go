@@ -44,10 +44,15 @@ type Cluster struct {
 	Data *Mapping
 	// File is the config file, for messages.
 	File string
+	// Env is the environment selected when the config was loaded
+	// (Document.Env; -e or CLOUD_COMPOSE_ENV), "" for none. It is part of
+	// the cluster's identity: instance names, tags, the lock key.
+	Env string
 	// Warnings are problems that do not stop the command.
 	Warnings []Problem
 
 	node *yaml.Node
+	doc  *Document
 }
 
 // KeyValue is one entry of an ordered string mapping.
@@ -181,7 +186,7 @@ type Volume struct {
 // LoadCluster validates the `cluster:` section of doc against every key the
 // tool reads and returns its typed view. All problems come in one *Error.
 func LoadCluster(doc *Document) (*Cluster, error) {
-	p := &problems{file: doc.Path}
+	p := problemsFor(doc)
 	n, data, ok := doc.Section("cluster")
 	if !ok {
 		return nil, &Error{Problems: []Problem{{File: doc.Path, Line: doc.Root.Line, Column: doc.Root.Column,
@@ -191,7 +196,7 @@ func LoadCluster(doc *Document) (*Cluster, error) {
 	if err := p.err(); err != nil {
 		return nil, err
 	}
-	c := &Cluster{Data: data, File: doc.Path, node: n}
+	c := &Cluster{Data: data, File: doc.Path, Env: doc.Env, node: n, doc: doc}
 	c.Name = str(data, "name")
 	c.State = str(data, "state")
 	if u, err := url.Parse(c.State); err == nil && u.User != nil {
@@ -496,6 +501,9 @@ func (c *Cluster) CheckUp() error {
 		return nil
 	}
 	sortProblems(probs)
+	if c.doc != nil {
+		c.doc.sortByFile(probs)
+	}
 	return &Error{Problems: probs}
 }
 
@@ -619,7 +627,7 @@ func (c *Cluster) checkValues(p *problems) {
 // is missing, at the nearest parent that exists. Providers use it to
 // report launch-time config problems.
 func (c *Cluster) Problem(path []string, format string, args ...any) Problem {
-	return sectionProblem(c.File, c.node, "cluster", path, fmt.Sprintf(format, args...))
+	return sectionProblem(c.File, c.doc, c.node, "cluster", path, fmt.Sprintf(format, args...))
 }
 
 func (c *Cluster) problem(p *problems, path []string, format string, args ...any) {

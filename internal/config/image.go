@@ -40,6 +40,7 @@ type Image struct {
 	Warnings []Problem
 
 	node *yaml.Node
+	doc  *Document
 }
 
 // ImageAWS is `image.aws`: where a bake instance runs on EC2.
@@ -90,12 +91,12 @@ func checkImageVersion(n *yaml.Node, path string, p *problems) {
 	s := pyStrScalar(v)
 	switch {
 	case s == "":
-		p.add(n.Line, n.Column, path, "is empty: an image version needs a value (letters, digits, -, _ and .)")
+		p.add(n, path, "is empty: an image version needs a value (letters, digits, -, _ and .)")
 	case !SafeNameRE.MatchString(s):
-		p.add(n.Line, n.Column, path, "%q has characters an image version cannot have (%s): use only letters, digits, -, _ and .", s, badChars(s))
+		p.add(n, path, "%q has characters an image version cannot have (%s): use only letters, digits, -, _ and .", s, badChars(s))
 	}
 	if _, isStr := v.(string); !isStr && s != n.Value {
-		p.warn(n.Line, n.Column, path, "%s is read as %s (YAML 1.1 reads it as a %s, as the Python tool did): templates get %s; write '%s' in quotes to keep %s",
+		p.warn(n, path, "%s is read as %s (YAML 1.1 reads it as a %s, as the Python tool did): templates get %s; write '%s' in quotes to keep %s",
 			n.Value, s, yamlTypeName(v), s, n.Value, n.Value)
 	}
 }
@@ -152,7 +153,7 @@ func yamlTypeName(v any) string {
 // tool reads and returns its typed view. All problems come in one *Error;
 // the document needs no `cluster:` section.
 func LoadImage(doc *Document) (*Image, error) {
-	p := &problems{file: doc.Path}
+	p := problemsFor(doc)
 	n, data, ok := doc.Section("image")
 	if !ok {
 		return nil, &Error{Problems: []Problem{{File: doc.Path, Line: doc.Root.Line, Column: doc.Root.Column,
@@ -162,7 +163,7 @@ func LoadImage(doc *Document) (*Image, error) {
 	if err := p.err(); err != nil {
 		return nil, err
 	}
-	img := &Image{Data: data, File: doc.Path, node: n}
+	img := &Image{Data: data, File: doc.Path, node: n, doc: doc}
 	img.Name = str(data, "name")
 	img.Version = pyStrScalar(get(data, "version"))
 	for _, v := range list(data, "search_path") {
@@ -263,7 +264,7 @@ func (i *Image) checkTags(p *problems) {
 // missing, at the nearest parent that exists. The image commands use it to
 // report what a bake needs (aws.ami, aws.subnet) before any call.
 func (i *Image) Problem(path []string, format string, args ...any) Problem {
-	return sectionProblem(i.File, i.node, "image", path, fmt.Sprintf(format, args...))
+	return sectionProblem(i.File, i.doc, i.node, "image", path, fmt.Sprintf(format, args...))
 }
 
 func (i *Image) problem(p *problems, path []string, format string, args ...any) {
@@ -271,8 +272,9 @@ func (i *Image) problem(p *problems, path []string, format string, args ...any) 
 }
 
 // sectionProblem locates the key path under a top-level section whose
-// value node is n, key being the section's name.
-func sectionProblem(file string, n *yaml.Node, key string, path []string, msg string) Problem {
+// value node is n, key being the section's name; doc (when not nil) says
+// which file the node found is in, file is the config file.
+func sectionProblem(file string, doc *Document, n *yaml.Node, key string, path []string, msg string) Problem {
 	found := true
 	for _, part := range path {
 		var next *yaml.Node
@@ -292,6 +294,9 @@ func sectionProblem(file string, n *yaml.Node, key string, path []string, msg st
 			continue
 		}
 		n = next
+	}
+	if doc != nil {
+		file = doc.FileOf(n)
 	}
 	return Problem{File: file, Line: n.Line, Column: n.Column, Key: key, Msg: msg}
 }

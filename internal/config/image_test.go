@@ -51,7 +51,7 @@ func TestLoadImage(t *testing.T) {
 	}
 	if diff := cmp.Diff(want, img, cmp.FilterPath(func(p cmp.Path) bool {
 		switch p.Last().String() {
-		case ".Data", ".File", ".Warnings", ".node":
+		case ".Data", ".File", ".Warnings", ".node", ".doc":
 			return true
 		}
 		return false

@@ -7,6 +7,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/compose-spec/compose-go/v2/template"
+	"go.yaml.in/yaml/v3"
 )
 
 // interpolator substitutes the ${VAR} forms of one scalar with compose-go's
@@ -124,6 +125,21 @@ func plainName(s string) string {
 // unsetUse is where a plain variable that is unset is used.
 type unsetUse struct {
 	line, col int
+	node      *yaml.Node // the scalar, for its file
+}
+
+// lookedUp is one variable an interpolation looked up.
+type lookedUp struct {
+	name string
+	set  bool
+}
+
+// interpolation is what a scalar with ${VAR} forms was before
+// interpolation, and the variables it read.
+type interpolation struct {
+	raw    string
+	looked []lookedUp
+	unset  []string // plain variables that were unset (empty strings)
 }
 
 // unsetVars collects the unset plain variables of a document.
@@ -132,7 +148,8 @@ type unsetVars map[string][]unsetUse
 // add records the unset variables of scalar value (as written) at line,
 // col. The column is the variable's own when the scalar is plain and on
 // one line (its text is then the value); otherwise the scalar's.
-func (u unsetVars) add(names []string, value string, line, col int, plain bool) {
+func (u unsetVars) add(names []string, value string, n *yaml.Node, plain bool) {
+	line, col := n.Line, n.Column
 	seen := map[string]bool{}
 	for _, name := range names {
 		if seen[name] {
@@ -148,13 +165,20 @@ func (u unsetVars) add(names []string, value string, line, col int, plain bool) 
 				}
 			}
 		}
-		u[name] = append(u[name], unsetUse{line: line, col: c})
+		u[name] = append(u[name], unsetUse{line: line, col: c, node: n})
 	}
 }
 
 // problems returns one problem per variable, at its first use, in file
-// order; the message names the other lines it is used on.
-func (u unsetVars) problems(file string, strict bool) []Problem {
+// order (the config file first, then the environment overlays); the
+// message names the other lines it is used on.
+func (u unsetVars) problems(doc *Document, strict bool) []Problem {
+	rank := map[string]int{}
+	for i, f := range doc.files() {
+		if _, ok := rank[f]; !ok {
+			rank[f] = i
+		}
+	}
 	names := make([]string, 0, len(u))
 	for name := range u {
 		names = append(names, name)
@@ -164,6 +188,10 @@ func (u unsetVars) problems(file string, strict bool) []Problem {
 	for _, name := range names {
 		uses := u[name]
 		sort.SliceStable(uses, func(i, j int) bool {
+			fi, fj := rank[doc.FileOf(uses[i].node)], rank[doc.FileOf(uses[j].node)]
+			if fi != fj {
+				return fi < fj
+			}
 			if uses[i].line != uses[j].line {
 				return uses[i].line < uses[j].line
 			}
@@ -177,11 +205,17 @@ func (u unsetVars) problems(file string, strict bool) []Problem {
 				":-value}, or write ${" + name + ":-} for an empty string"
 		}
 		var lines []string
-		last := first.line
+		file := doc.FileOf(first.node)
+		last, lastFile := first.line, file
 		for _, o := range uses[1:] {
-			if o.line != last {
-				lines = append(lines, strconv.Itoa(o.line))
-				last = o.line
+			of := doc.FileOf(o.node)
+			if o.line != last || of != lastFile {
+				if of != file {
+					lines = append(lines, of+":"+strconv.Itoa(o.line))
+				} else {
+					lines = append(lines, strconv.Itoa(o.line))
+				}
+				last, lastFile = o.line, of
 			}
 		}
 		switch len(lines) {
@@ -194,5 +228,6 @@ func (u unsetVars) problems(file string, strict bool) []Problem {
 		out = append(out, Problem{File: file, Line: first.line, Column: first.col, Msg: msg})
 	}
 	sortProblems(out)
+	doc.sortByFile(out)
 	return out
 }

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 	"regexp"
 	"strconv"
 	"strings"
@@ -18,17 +19,36 @@ import (
 // LookupFunc finds an environment variable, like os.LookupEnv.
 type LookupFunc func(string) (string, bool)
 
-// Document is a loaded cloud-compose.yml after interpolation.
+// Document is a loaded cloud-compose.yml: the selected environment's
+// overlays merged onto it, then interpolated.
 type Document struct {
 	// Path is the file as it is shown in messages.
 	Path string
-	// Root is the top-level mapping node, interpolated, with positions.
+	// Root is the top-level mapping node, merged and interpolated, with
+	// positions (FileOf says which file a node is in). The reserved
+	// `environments:` key is not in it.
 	Root *yaml.Node
 	// Data is the whole document as PyYAML would have loaded it.
 	Data *Mapping
 	// Warnings are problems that do not stop the command (a key given
 	// twice in one mapping). The CLI prints them to stderr.
 	Warnings []Problem
+	// Env is the environment whose overlays were merged (Options.Env),
+	// "" for none. LoadCluster copies it to Cluster.Env.
+	Env string
+
+	// layers are the files of the document: [0] the config file, then
+	// the environment overlay files read; origin says which layer each
+	// node of an overlay file came from (absent: the config file);
+	// applied are the overlay layers merged, in order.
+	layers  []layer
+	origin  map[*yaml.Node]int
+	applied []int
+	// envs are the environments the project defines.
+	envs []Environment
+	// interp records the scalars that had ${VAR} forms, before
+	// interpolation (for Explain).
+	interp map[*yaml.Node]*interpolation
 }
 
 // Plugins returns the top-level keys: the original listed them as plugins.
@@ -63,6 +83,12 @@ type Options struct {
 	// $VAR or ${VAR}) an error. Without it, as in compose, the variable is
 	// an empty string and the document has a warning for it.
 	StrictEnv bool
+	// Env selects an environment: its overlays (and those it extends)
+	// are merged onto the config file before interpolation. "" for none.
+	Env string
+	// Dir is the directory whose environments/ holds the overlay files;
+	// default: the directory of the config file (of name for Parse).
+	Dir string
 }
 
 // LoadWithOptions is LoadContext with options.
@@ -70,6 +96,9 @@ func LoadWithOptions(ctx context.Context, path string, lookup LookupFunc, opts O
 	src, err := os.ReadFile(path)
 	if err != nil {
 		return nil, fmt.Errorf("read configuration: %w", err)
+	}
+	if opts.Dir == "" {
+		opts.Dir = filepath.Dir(path)
 	}
 	return ParseWithOptions(ctx, path, src, lookup, opts)
 }
@@ -92,7 +121,7 @@ func ParseContext(ctx context.Context, name string, src []byte, lookup LookupFun
 // expand when it decodes (see aliasBudget), an alias inside its own anchor
 // is an error, and every stage checks ctx.
 func ParseWithOptions(ctx context.Context, name string, src []byte, lookup LookupFunc, opts Options) (*Document, error) {
-	root, err := decode(ctx, name, src)
+	root, err := decode(ctx, name, src, false)
 	if err != nil {
 		return nil, err
 	}
@@ -104,13 +133,33 @@ func ParseWithOptions(ctx context.Context, name string, src []byte, lookup Looku
 		return nil, &Error{Problems: []Problem{{File: name, Line: top.Line, Column: top.Column,
 			Msg: fmt.Sprintf("the top level must be a mapping of plugin names (like `cluster:`), not %s", kindName(top))}}}
 	}
-	p := &problems{file: name}
-	w := &walker{ctx: ctx, p: p, redact: NewRedactor(), unset: unsetVars{}}
+	doc := &Document{Path: name, Env: opts.Env, layers: []layer{{}}, origin: map[*yaml.Node]int{},
+		interp: map[*yaml.Node]*interpolation{}}
+	p := problemsFor(doc)
+	w := &walker{ctx: ctx, p: p, redact: NewRedactor(), unset: unsetVars{}, interp: doc.interp}
+	w.duplicates(top, "")
+	dir := opts.Dir
+	if dir == "" {
+		dir = filepath.Dir(name)
+	}
+	envs := &envLoader{ctx: ctx, doc: doc, dir: dir, p: p, w: w}
+	top = envs.apply(top, opts.Env)
+	if err := w.interrupted(name); err != nil {
+		return nil, err
+	}
+	if err := p.err(); err != nil {
+		return nil, err
+	}
+	if len(doc.applied) > 0 || opts.Env != "" {
+		// a merged tree: an anchor may now be reachable only through
+		// its aliases
+		w.seen = map[*yaml.Node]bool{}
+	}
 	w.interpolate(top, "", lookup)
 	if err := w.interrupted(name); err != nil {
 		return nil, err
 	}
-	if unset := w.unset.problems(name, opts.StrictEnv); opts.StrictEnv {
+	if unset := w.unset.problems(doc, opts.StrictEnv); opts.StrictEnv {
 		p.errs = append(p.errs, unset...)
 	} else {
 		p.warnings = append(p.warnings, unset...)
@@ -118,22 +167,23 @@ func ParseWithOptions(ctx context.Context, name string, src []byte, lookup Looku
 	if err := p.err(); err != nil {
 		return nil, err
 	}
-	conv := &converter{ctx: ctx, file: name}
+	conv := &converter{ctx: ctx, file: name, doc: doc}
 	v, err := conv.value(top)
 	if err != nil {
 		return nil, err
 	}
 	data, _ := v.(*Mapping)
 	KnownSecrets.Add(w.redact.Values(data)...)
-	w.duplicates(top, "")
-	sortProblems(p.warnings)
-	return &Document{Path: name, Root: top, Data: data, Warnings: p.warnings}, nil
+	p.sort(p.warnings)
+	doc.Root, doc.Data, doc.Warnings = top, data, p.warnings
+	return doc, nil
 }
 
 // decode parses src into a node tree. yaml.v3 cannot be stopped while it
 // decodes, so a huge file is decoded on its own goroutine and abandoned
 // when ctx is cancelled (the process is about to exit then).
-func decode(ctx context.Context, name string, src []byte) (*yaml.Node, error) {
+// With emptyOK, an empty document (nothing but comments) is nil, nil.
+func decode(ctx context.Context, name string, src []byte, emptyOK bool) (*yaml.Node, error) {
 	type result struct {
 		root *yaml.Node
 		err  error
@@ -154,6 +204,9 @@ func decode(ctx context.Context, name string, src []byte) (*yaml.Node, error) {
 		return nil, interruptedError(ctx, name)
 	}
 	if r.err != nil {
+		if errors.Is(r.err, io.EOF) && emptyOK {
+			return nil, nil
+		}
 		if errors.Is(r.err, io.EOF) {
 			return nil, &Error{Problems: []Problem{{File: name, Msg: "the file is empty; it needs at least a `cluster:` section"}}}
 		}
@@ -220,8 +273,13 @@ type walker struct {
 	p      *problems
 	redact *Redactor
 	unset  unsetVars // plain ${VAR}s that are unset
-	steps  int
-	err    error // ctx's error, once seen
+	// interp, when set, records each scalar that has ${VAR} forms
+	interp map[*yaml.Node]*interpolation
+	// seen, when set, makes the walk follow aliases, each node walked
+	// once: in a merged tree an anchor's own place may be gone
+	seen  map[*yaml.Node]bool
+	steps int
+	err   error // ctx's error, once seen
 }
 
 // stop reports whether the walk must stop: ctx is checked every 1024 nodes.
@@ -249,7 +307,17 @@ func (w *walker) interpolate(n *yaml.Node, path string, lookup LookupFunc) {
 	if w.stop() {
 		return
 	}
+	if w.seen != nil {
+		if w.seen[n] {
+			return
+		}
+		w.seen[n] = true
+	}
 	switch n.Kind {
+	case yaml.AliasNode:
+		if w.seen != nil && n.Alias != nil {
+			w.interpolate(n.Alias, path, lookup)
+		}
 	case yaml.MappingNode:
 		for i := 0; i+1 < len(n.Content); i += 2 {
 			w.interpolate(n.Content[i+1], joinKey(path, n.Content[i].Value), lookup)
@@ -262,10 +330,19 @@ func (w *walker) interpolate(n *yaml.Node, path string, lookup LookupFunc) {
 		if !strings.Contains(n.Value, "$") {
 			return
 		}
-		ip := &interpolator{lookup: template.Mapping(lookup)}
+		var looked []lookedUp
+		ip := &interpolator{lookup: func(name string) (string, bool) {
+			v, ok := lookup(name)
+			looked = append(looked, lookedUp{name: name, set: ok})
+			return v, ok
+		}}
+		raw := n.Value
 		out := ip.substitute(n.Value)
 		missing := ip.errs
-		w.unset.add(ip.unset, n.Value, n.Line, n.Column, n.Style == 0)
+		w.unset.add(ip.unset, n.Value, n, n.Style == 0)
+		if w.interp != nil {
+			w.interp[n] = &interpolation{raw: raw, looked: looked, unset: ip.unset}
+		}
 		for _, e := range missing {
 			var req *template.MissingRequiredError
 			var inv *template.InvalidTemplateError
@@ -275,14 +352,14 @@ func (w *walker) interpolate(n *yaml.Node, path string, lookup LookupFunc) {
 				if req.Reason != "" {
 					msg += ": " + req.Reason
 				}
-				w.p.add(n.Line, n.Column, path, "%s (set it in the environment, or give a default with ${%s:-value})", msg, req.Variable)
+				w.p.add(n, path, "%s (set it in the environment, or give a default with ${%s:-value})", msg, req.Variable)
 			case errors.As(e, &inv) && w.redact.SecretPath(path):
 				// the value of a secret key is never quoted
-				w.p.add(n.Line, n.Column, path, "invalid interpolation in the value (not shown: the key holds a secret); write $$ for a literal $")
+				w.p.add(n, path, "invalid interpolation in the value (not shown: the key holds a secret); write $$ for a literal $")
 			case errors.As(e, &inv):
-				w.p.add(n.Line, n.Column, path, "invalid interpolation in %q (write $$ for a literal $)", n.Value)
+				w.p.add(n, path, "invalid interpolation in %q (write $$ for a literal $)", n.Value)
 			default:
-				w.p.add(n.Line, n.Column, path, "interpolation: %v", e)
+				w.p.add(n, path, "interpolation: %v", e)
 			}
 		}
 		if len(missing) == 0 && out != n.Value {
@@ -310,7 +387,8 @@ func (w *walker) duplicates(n *yaml.Node, path string) {
 			name := keyString(k)
 			key := joinKey(path, name)
 			if f, ok := first[name]; ok {
-				w.p.warn(k.Line, 0, "", "key %s is given twice (lines %d and %d); the last one wins, as in the Python tool", key, f.Line, k.Line)
+				w.p.warnings = append(w.p.warnings, Problem{File: w.p.fileOf(k), Line: k.Line,
+					Msg: fmt.Sprintf("key %s is given twice (lines %d and %d); the last one wins, as in the Python tool", key, f.Line, k.Line)})
 			} else {
 				first[name] = k
 			}
@@ -357,10 +435,18 @@ func allowedAliasRatio(count int) float64 {
 type converter struct {
 	ctx        context.Context
 	file       string
+	doc        *Document           // when set, says which file each node is in
 	count      int                 // values produced
 	aliased    int                 // of which through an alias
 	outer      *yaml.Node          // the outermost alias being expanded
 	inProgress map[*yaml.Node]bool // nodes being converted (cycle check)
+}
+
+func (c *converter) fileOf(n *yaml.Node) string {
+	if c.doc != nil {
+		return c.doc.FileOf(n)
+	}
+	return c.file
 }
 
 // failure stops a conversion; value recovers it into an error.
@@ -392,7 +478,7 @@ func (c *converter) tick() {
 	}
 	if c.aliased > 100 && c.count > 1000 && float64(c.aliased)/float64(c.count) > allowedAliasRatio(c.count) {
 		a := c.outer
-		c.fail(&Error{Problems: []Problem{{File: c.file, Line: a.Line, Column: a.Column,
+		c.fail(&Error{Problems: []Problem{{File: c.fileOf(a), Line: a.Line, Column: a.Column,
 			Msg: fmt.Sprintf("the alias *%s expands into too much data: %d of the %d values read so far come from aliases "+
 				"(a \"billion laughs\" document?). cloud-compose refuses this much aliasing, as yaml.v3 does "+
 				"(at most %.0f%% of a document this size); write the values out or nest fewer aliases",
@@ -481,7 +567,7 @@ func (c *converter) alias(n *yaml.Node) any {
 		return nil
 	}
 	if c.inProgress[n.Alias] {
-		c.fail(&Error{Problems: []Problem{{File: c.file, Line: n.Line, Column: n.Column,
+		c.fail(&Error{Problems: []Problem{{File: c.fileOf(n), Line: n.Line, Column: n.Column,
 			Msg: fmt.Sprintf("the alias *%s is inside the value of its own anchor &%s (line %d): that would be an endless value; use a separate anchor",
 				n.Value, n.Value, n.Alias.Line)}}})
 	}

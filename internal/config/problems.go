@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"sort"
 	"strings"
+
+	"go.yaml.in/yaml/v3"
 )
 
 // Problem is one thing wrong with the configuration, located like a
@@ -53,25 +55,52 @@ func (e *Error) Error() string {
 
 // problems collects problems and warnings while a document is checked.
 type problems struct {
-	file     string
+	file string
+	// src, when set, says which file each node came from (a document
+	// merged from environment overlays); without it every node is in file.
+	src      *Document
 	errs     []Problem
 	warnings []Problem
 }
 
-func (p *problems) add(line, col int, key, format string, args ...any) {
-	p.errs = append(p.errs, Problem{File: p.file, Line: line, Column: col, Key: key, Msg: fmt.Sprintf(format, args...)})
+// problemsFor returns a collector for the nodes of doc.
+func problemsFor(doc *Document) *problems {
+	return &problems{file: doc.Path, src: doc}
 }
 
-func (p *problems) warn(line, col int, key, format string, args ...any) {
-	p.warnings = append(p.warnings, Problem{File: p.file, Line: line, Column: col, Key: key, Msg: fmt.Sprintf(format, args...)})
+// fileOf is the file node n was read from, as messages show it.
+func (p *problems) fileOf(n *yaml.Node) string {
+	if p.src != nil {
+		return p.src.FileOf(n)
+	}
+	return p.file
+}
+
+// add records an error about the value (or key) node n.
+func (p *problems) add(n *yaml.Node, key, format string, args ...any) {
+	p.errs = append(p.errs, Problem{File: p.fileOf(n), Line: n.Line, Column: n.Column, Key: key, Msg: fmt.Sprintf(format, args...)})
+}
+
+// warn records a warning about the value (or key) node n.
+func (p *problems) warn(n *yaml.Node, key, format string, args ...any) {
+	p.warnings = append(p.warnings, Problem{File: p.fileOf(n), Line: n.Line, Column: n.Column, Key: key, Msg: fmt.Sprintf(format, args...)})
 }
 
 func (p *problems) err() error {
 	if len(p.errs) == 0 {
 		return nil
 	}
-	sortProblems(p.errs)
+	p.sort(p.errs)
 	return &Error{Problems: p.errs}
+}
+
+// sort orders problems by file (the base file first, then the overlays in
+// the order they were applied), then by line and column.
+func (p *problems) sort(ps []Problem) {
+	sortProblems(ps)
+	if p.src != nil {
+		p.src.sortByFile(ps)
+	}
 }
 
 func sortProblems(ps []Problem) {

@@ -105,7 +105,7 @@ func digits(s string) bool {
 func intAtLeast(lo int, what string) func(n *yaml.Node, path string, p *problems) {
 	return func(n *yaml.Node, path string, p *problems) {
 		if v, _ := scalarValue(n).(int); v < lo {
-			p.add(n.Line, n.Column, path, "%d is out of range: %s is at least %d", v, what, lo)
+			p.add(n, path, "%d is out of range: %s is at least %d", v, what, lo)
 		}
 	}
 }
@@ -114,7 +114,7 @@ func intAtLeast(lo int, what string) func(n *yaml.Node, path string, p *problems
 func checkListen(n *yaml.Node, path string, p *problems) {
 	ap, err := netip.ParseAddrPort(n.Value)
 	if err != nil || !ap.Addr().Is4() || ap.Port() == 0 {
-		p.add(n.Line, n.Column, path, "%q is not an IPv4 address and port (like 127.0.0.10:8080)", n.Value)
+		p.add(n, path, "%q is not an IPv4 address and port (like 127.0.0.10:8080)", n.Value)
 	}
 }
 
@@ -130,11 +130,11 @@ func checkDuration(positive bool, what string) func(n *yaml.Node, path string, p
 		d, ok := durationOf(v)
 		switch {
 		case !ok && (yamlInt.MatchString(n.Value) || digits(n.Value)):
-			p.add(n.Line, n.Column, path, "%s seconds is out of range: %s", n.Value, bound)
+			p.add(n, path, "%s seconds is out of range: %s", n.Value, bound)
 		case !ok:
-			p.add(n.Line, n.Column, path, "%q is not a duration; write it like 120s, 2m or 1m30s", n.Value)
+			p.add(n, path, "%q is not a duration; write it like 120s, 2m or 1m30s", n.Value)
 		case d < 0 || (positive && d == 0) || d > MaxRolloutDuration:
-			p.add(n.Line, n.Column, path, "%s is out of range: %s", n.Value, bound)
+			p.add(n, path, "%s is out of range: %s", n.Value, bound)
 		}
 	}
 }
@@ -151,7 +151,7 @@ func checkHealth(n *yaml.Node, path string, p *problems) {
 	}
 	if !given("port") && !given("command") {
 		// "missing required key `port`" first: what the message said before commands.
-		p.add(n.Line, n.Column, path, "missing required key `port`: health needs a port (an HTTP or TCP check) or a command")
+		p.add(n, path, "missing required key `port`: health needs a port (an HTTP or TCP check) or a command")
 	}
 }
 
@@ -166,7 +166,7 @@ func intBetween(lo, hi int, what string) func(n *yaml.Node, path string, p *prob
 	return func(n *yaml.Node, path string, p *problems) {
 		v, _ := scalarValue(n).(int)
 		if v < lo || v > hi {
-			p.add(n.Line, n.Column, path, "%d is out of range: %s is %d to %d", v, what, lo, hi)
+			p.add(n, path, "%d is out of range: %s is %d to %d", v, what, lo, hi)
 		}
 	}
 }
@@ -180,7 +180,7 @@ func checkStateLocation(n *yaml.Node, path string, p *problems) {
 	case strings.HasPrefix(v, "postgres://"), strings.HasPrefix(v, "postgresql://"):
 	case strings.HasPrefix(v, "s3://") && len(v) > len("s3://"):
 	default:
-		p.add(n.Line, n.Column, path, "%q is not a state location: use file:PATH, postgres://user@host/db or s3://bucket/prefix", redactURL(v))
+		p.add(n, path, "%q is not a state location: use file:PATH, postgres://user@host/db or s3://bucket/prefix", redactURL(v))
 	}
 }
 
@@ -201,11 +201,11 @@ func checkSafeName(what string) func(n *yaml.Node, path string, p *problems) {
 		s := PyStr(scalarValue(n))
 		switch {
 		case s == "":
-			p.add(n.Line, n.Column, path, "is empty: %s needs a value (letters, digits, -, _ and .)", what)
+			p.add(n, path, "is empty: %s needs a value (letters, digits, -, _ and .)", what)
 		case !SafeNameRE.MatchString(s):
-			p.add(n.Line, n.Column, path, "%q has characters %s cannot have (%s): use only letters, digits, -, _ and .", s, what, badChars(s))
+			p.add(n, path, "%q has characters %s cannot have (%s): use only letters, digits, -, _ and .", s, what, badChars(s))
 		case what == "a node id" && len(s) > MaxNodeIDLen:
-			p.add(n.Line, n.Column, path, "is %d characters long; a node id is at most %d (it is part of instance names and tags)", len(s), MaxNodeIDLen)
+			p.add(n, path, "is %d characters long; a node id is at most %d (it is part of instance names and tags)", len(s), MaxNodeIDLen)
 		}
 	}
 }
@@ -228,7 +228,7 @@ func badChars(s string) string {
 func checkNonNegative(what string) func(n *yaml.Node, path string, p *problems) {
 	return func(n *yaml.Node, path string, p *problems) {
 		if v, _ := scalarValue(n).(int); v < 0 {
-			p.add(n.Line, n.Column, path, "%d is negative: %s cannot be; leave the key out for the default", v, what)
+			p.add(n, path, "%d is negative: %s cannot be; leave the key out for the default", v, what)
 		}
 	}
 }
@@ -240,7 +240,7 @@ var instanceTypeRE = regexp.MustCompile(`^[a-z][a-z0-9-]*\.[a-z0-9-]+$`)
 func checkInstanceType(n *yaml.Node, path string, p *problems) {
 	// empty means the default, as the tool has always read it
 	if s := PyStr(scalarValue(n)); s != "" && !instanceTypeRE.MatchString(s) {
-		p.add(n.Line, n.Column, path, "%q is not an EC2 instance type: write family.size in lower case, like t3.medium", s)
+		p.add(n, path, "%q is not an EC2 instance type: write family.size in lower case, like t3.medium", s)
 	}
 }
 
@@ -354,7 +354,7 @@ func (s *spec) validate(n *yaml.Node, path string, p *problems) {
 	}
 	if isNull(n) {
 		if s.required {
-			p.add(n.Line, n.Column, path, "is required but has no value")
+			p.add(n, path, "is required but has no value")
 		}
 		return
 	}
@@ -362,19 +362,19 @@ func (s *spec) validate(n *yaml.Node, path string, p *problems) {
 	case kAny:
 	case kString, kIP, kJSON:
 		if n.Kind != yaml.ScalarNode {
-			p.add(n.Line, n.Column, path, "must be a string, not %s", kindName(n))
+			p.add(n, path, "must be a string, not %s", kindName(n))
 			return
 		}
 		if len(s.enum) > 0 && !contains(s.enum, n.Value) {
-			p.add(n.Line, n.Column, path, "%q is not one of %s", n.Value, strings.Join(s.enum, ", "))
+			p.add(n, path, "%q is not one of %s", n.Value, strings.Join(s.enum, ", "))
 		}
 		if s.kind == kIP {
 			if a, err := netip.ParseAddr(n.Value); err != nil || !a.Is4() {
-				p.add(n.Line, n.Column, path, "%q is not an IPv4 address (like 10.0.1.10)", n.Value)
+				p.add(n, path, "%q is not an IPv4 address (like 10.0.1.10)", n.Value)
 			}
 		}
 		if s.kind == kJSON && !json.Valid([]byte(n.Value)) {
-			p.add(n.Line, n.Column, path, "is not valid JSON (an IAM policy document is expected)")
+			p.add(n, path, "is not valid JSON (an IAM policy document is expected)")
 		}
 		if s.check != nil {
 			s.check(n, path, p)
@@ -382,10 +382,10 @@ func (s *spec) validate(n *yaml.Node, path string, p *problems) {
 	case kInt:
 		if _, ok := scalarValue(n).(int); !ok || n.Kind != yaml.ScalarNode {
 			if n.Kind == yaml.ScalarNode && yamlInt.MatchString(n.Value) {
-				p.add(n.Line, n.Column, path, "%s is too large a number", n.Value)
+				p.add(n, path, "%s is too large a number", n.Value)
 				return
 			}
-			p.add(n.Line, n.Column, path, "must be a whole number, not %s", kindName(n))
+			p.add(n, path, "must be a whole number, not %s", kindName(n))
 			return
 		}
 		if s.check != nil {
@@ -393,11 +393,11 @@ func (s *spec) validate(n *yaml.Node, path string, p *problems) {
 		}
 	case kBool:
 		if _, ok := scalarValue(n).(bool); !ok || n.Kind != yaml.ScalarNode {
-			p.add(n.Line, n.Column, path, "must be true or false, not %s", kindName(n))
+			p.add(n, path, "must be true or false, not %s", kindName(n))
 		}
 	case kDuration:
 		if n.Kind != yaml.ScalarNode {
-			p.add(n.Line, n.Column, path, "must be a duration like 120s, 2m or 1m30s, not %s", kindName(n))
+			p.add(n, path, "must be a duration like 120s, 2m or 1m30s, not %s", kindName(n))
 			return
 		}
 		if s.check != nil {
@@ -405,7 +405,7 @@ func (s *spec) validate(n *yaml.Node, path string, p *problems) {
 		}
 	case kSize:
 		if n.Kind != yaml.ScalarNode {
-			p.add(n.Line, n.Column, path, "must be a size like 10G, 500M or 1T, not %s", kindName(n))
+			p.add(n, path, "must be a size like 10G, 500M or 1T, not %s", kindName(n))
 			return
 		}
 		checkSize(n, path, p)
@@ -415,20 +415,20 @@ func (s *spec) validate(n *yaml.Node, path string, p *problems) {
 		case yaml.SequenceNode:
 			for i, c := range n.Content {
 				if c.Kind != yaml.ScalarNode || isNull(c) {
-					p.add(c.Line, c.Column, fmt.Sprintf("%s[%d]", path, i), "must be a string, not %s", kindName(c))
+					p.add(c, fmt.Sprintf("%s[%d]", path, i), "must be a string, not %s", kindName(c))
 				}
 			}
 		default:
-			p.add(n.Line, n.Column, path, "must be a list of strings or one comma-separated string, not %s", kindName(n))
+			p.add(n, path, "must be a list of strings or one comma-separated string, not %s", kindName(n))
 		}
 	case kScalarMap:
 		if n.Kind != yaml.MappingNode {
-			p.add(n.Line, n.Column, path, "must be a mapping of names to values, not %s", kindName(n))
+			p.add(n, path, "must be a mapping of names to values, not %s", kindName(n))
 			return
 		}
 		for i := 0; i+1 < len(n.Content); i += 2 {
 			if v := n.Content[i+1]; v.Kind != yaml.ScalarNode {
-				p.add(v.Line, v.Column, joinKey(path, n.Content[i].Value), "must be a single value, not %s", kindName(v))
+				p.add(v, joinKey(path, n.Content[i].Value), "must be a single value, not %s", kindName(v))
 			}
 		}
 	case kList:
@@ -437,7 +437,7 @@ func (s *spec) validate(n *yaml.Node, path string, p *problems) {
 			if n.Kind == yaml.ScalarNode && s.elem != nil && s.elem.kind == kString {
 				hint = fmt.Sprintf(" (write it as a list: [%s])", n.Value)
 			}
-			p.add(n.Line, n.Column, path, "must be a list, not %s%s", kindName(n), hint)
+			p.add(n, path, "must be a list, not %s%s", kindName(n), hint)
 			return
 		}
 		for i, c := range n.Content {
@@ -445,7 +445,7 @@ func (s *spec) validate(n *yaml.Node, path string, p *problems) {
 		}
 	case kMap:
 		if n.Kind != yaml.MappingNode {
-			p.add(n.Line, n.Column, path, "must be a mapping, not %s", kindName(n))
+			p.add(n, path, "must be a mapping, not %s", kindName(n))
 			return
 		}
 		seen := map[string]bool{}
@@ -460,12 +460,12 @@ func (s *spec) validate(n *yaml.Node, path string, p *problems) {
 				continue
 			}
 			if near := nearest(k.Value, s.fields); near != "" {
-				p.warn(k.Line, k.Column, joinKey(path, k.Value), "unknown key; did you mean `%s`?", near)
+				p.warn(k, joinKey(path, k.Value), "unknown key; did you mean `%s`?", near)
 			}
 		}
 		for _, name := range sortedKeys(s.fields) {
 			if s.fields[name].required && !seen[name] {
-				p.add(n.Line, n.Column, path, "missing required key `%s`", name)
+				p.add(n, path, "missing required key `%s`", name)
 			}
 		}
 		if s.check != nil {
@@ -480,27 +480,27 @@ func checkSize(n *yaml.Node, path string, p *problems) {
 	const fix = "a volume is 1G to %dG (64 TiB): write a number and a unit, M, G or T (like 10G)"
 	if v, ok := scalarValue(n).(int); ok {
 		if v < 1 || v > MaxVolumeGB {
-			p.add(n.Line, n.Column, path, "%d GB is out of range: "+fix, v, MaxVolumeGB)
+			p.add(n, path, "%d GB is out of range: "+fix, v, MaxVolumeGB)
 		}
 		return
 	}
 	m := SizeRE.FindStringSubmatch(n.Value)
 	if m == nil {
 		if yamlInt.MatchString(n.Value) {
-			p.add(n.Line, n.Column, path, "%s GB is too large: "+fix, n.Value, MaxVolumeGB)
+			p.add(n, path, "%s GB is too large: "+fix, n.Value, MaxVolumeGB)
 			return
 		}
-		p.add(n.Line, n.Column, path, "%q is not a size: write a number and a unit, M, G or T (like 10G)", n.Value)
+		p.add(n, path, "%q is not a size: write a number and a unit, M, G or T (like 10G)", n.Value)
 		return
 	}
 	gb, rounded, ok := sizeGB(n.Value)
 	switch {
 	case !ok || gb > MaxVolumeGB:
-		p.add(n.Line, n.Column, path, "%s is too large: "+fix, n.Value, MaxVolumeGB)
+		p.add(n, path, "%s is too large: "+fix, n.Value, MaxVolumeGB)
 	case gb == 0:
-		p.add(n.Line, n.Column, path, "%s is an empty volume: "+fix, n.Value, MaxVolumeGB)
+		p.add(n, path, "%s is an empty volume: "+fix, n.Value, MaxVolumeGB)
 	case rounded:
-		p.warn(n.Line, n.Column, path, "%s is less than 1 GB; the original tool turned it into 0 GB, it is rounded up to %d GB", n.Value, gb)
+		p.warn(n, path, "%s is less than 1 GB; the original tool turned it into 0 GB, it is rounded up to %d GB", n.Value, gb)
 	}
 }
 
