@@ -19,8 +19,12 @@
 // as the node). They get PATH (a default one if unset), HOME, USER,
 // LOGNAME, SHELL, LANG, LANGUAGE, LC_*, TZ and TMPDIR; the boot script
 // adds NODE_ID, INSTANCE_ID, INSTANCE_IP, CLUSTER_NAME, CLUSTER_ENV,
-// NODE_ROOT, VOLUME_<NAME> per volume, the cluster's `environment:` and
-// CLOUD_COMPOSE_BIN.
+// NODE_ROOT, VOLUME_<NAME> per volume, the cluster's `environment:`,
+// CLOUD_COMPOSE_BIN, and when the spec has hardware (provider.Hardware:
+// the node asked for `hardware:` instead of an instance type) NODE_CORES
+// (min_cores) and NODE_RAM (min_ram in MiB), each when set; the hardware
+// is recorded with the instance. Nothing enforces it: the node shares this
+// machine.
 //
 // Safety rules: an instance is failed only when its process tree is gone
 // (not while a supervisor that has not claimed it yet, or a process of the

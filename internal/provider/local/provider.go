@@ -302,7 +302,7 @@ func (p *localProvider) newRecord(ls provider.LaunchSpec, img imageRecord, specT
 		ID: newID("i"), Cluster: ls.Cluster.Name, Env: ls.Cluster.Env, NodeID: ls.Node.ID, IP: spec.IP,
 		ImageID: img.ID, ImageName: img.Name, State: provider.Pending, Spec: specTag,
 		Protected: spec.Flags.TerminateProtection, Tags: tags(ls, specTag), Generation: ls.Generation,
-		Launched: time.Now().UTC(), Launcher: self(), Grace: p.grace,
+		Launched: time.Now().UTC(), Launcher: self(), Grace: p.grace, Hardware: spec.Hardware,
 	}
 }
 

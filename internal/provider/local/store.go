@@ -239,9 +239,12 @@ type instanceRecord struct {
 	Protected  bool              `json:"protected"`
 	Tags       map[string]string `json:"tags"`
 	Generation string            `json:"generation,omitempty"`
-	Volumes    []attachment      `json:"volumes,omitempty"`
-	Launched   time.Time         `json:"launched"`
-	Terminated time.Time         `json:"terminated,omitzero"`
+	// Hardware is the spec's hardware (what the boot script sees as
+	// NODE_CORES and NODE_RAM); nil when the spec asks for none.
+	Hardware   *provider.Hardware `json:"hardware,omitempty"`
+	Volumes    []attachment       `json:"volumes,omitempty"`
+	Launched   time.Time          `json:"launched"`
+	Terminated time.Time          `json:"terminated,omitzero"`
 
 	// Launcher claimed the record; Supervisor runs the instance; Reaper
 	// finishes a termination whose supervisor is gone.

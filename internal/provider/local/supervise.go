@@ -12,6 +12,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"slices"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -38,6 +39,10 @@ const (
 	envCluster    = "CLUSTER_NAME"
 	envClusterEnv = "CLUSTER_ENV"
 	envNodeRoot   = "NODE_ROOT"
+	// The spec's hardware, when it has one (provider.Hardware): the
+	// vCPUs and the memory in MiB the node asked for, each only when set.
+	envNodeCores = "NODE_CORES"
+	envNodeRAM   = "NODE_RAM"
 	// EnvBin is the path of the cloud-compose binary, for boot scripts that
 	// run its hidden commands (the quickstart's demo service).
 	EnvBin = "CLOUD_COMPOSE_BIN"
@@ -606,6 +611,14 @@ func bootEnviron(rec *instanceRecord, spec *provider.Spec, root string) []string
 		envClusterEnv+"="+rec.Env,
 		envNodeRoot+"="+root,
 	)
+	if hw := spec.Hardware; hw != nil {
+		if hw.MinCores > 0 {
+			env = append(env, envNodeCores+"="+strconv.Itoa(hw.MinCores))
+		}
+		if hw.MinRAMMiB > 0 {
+			env = append(env, envNodeRAM+"="+strconv.FormatInt(hw.MinRAMMiB, 10))
+		}
+	}
 	if bin, err := selfBinary(); err == nil {
 		env = append(env, EnvBin+"="+bin)
 	}
