@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"errors"
 	"os"
 	"strconv"
 
@@ -11,8 +12,12 @@ import (
 // StrictEnvVar, set to 1 (or true), does what --strict-env does.
 const StrictEnvVar = "CLOUD_COMPOSE_STRICT_ENV"
 
+// EnvVar names the environment to select when -e/--env is not given.
+const EnvVar = "CLOUD_COMPOSE_ENV"
+
 // readConfig is config.Load for a command: it stops on the first
-// SIGINT/SIGTERM (g.ctx) and prints the document's warnings (a key given
+// SIGINT/SIGTERM (g.ctx), merges the selected environment's overlays (-e,
+// or CLOUD_COMPOSE_ENV) and prints the document's warnings (a key given
 // twice, an unset ${VAR} without a default: an error with --strict-env).
 // The secret values it finds are masked in everything printed after it
 // (config.KnownSecrets).
@@ -21,16 +26,40 @@ func (g *globals) readConfig(path string) (*config.Document, error) {
 	if err != nil {
 		return nil, err
 	}
-	doc, err := config.LoadWithOptions(g.context(), path, os.LookupEnv, config.Options{StrictEnv: strict})
+	doc, err := config.LoadWithOptions(g.context(), path, os.LookupEnv, config.Options{StrictEnv: strict, Env: g.environment()})
 	if err != nil {
-		return nil, err
+		return nil, shownFiles(err)
 	}
 	doc.Path = shown(path)
 	for _, w := range doc.Warnings {
-		w.File = doc.Path
+		w.File = shown(w.File)
 		g.warnf("%s", w)
 	}
 	return doc, nil
+}
+
+// environment is the selected environment: -e/--env, else EnvVar; "" for
+// none.
+func (g *globals) environment() string {
+	if g.env != "" {
+		return g.env
+	}
+	return os.Getenv(EnvVar)
+}
+
+// shownFiles shows the files of a configuration error as every other
+// message does (relative to the working directory when that is shorter).
+func shownFiles(err error) error {
+	var ce *config.Error
+	if !errors.As(err, &ce) {
+		return err
+	}
+	for i := range ce.Problems {
+		if ce.Problems[i].File != "" {
+			ce.Problems[i].File = shown(ce.Problems[i].File)
+		}
+	}
+	return err
 }
 
 // strictEnvSet reports whether unset variables are errors: --strict-env,

@@ -35,12 +35,19 @@ type globals struct {
 	// strictEnv makes an unset ${VAR} without a default an error (also
 	// CLOUD_COMPOSE_STRICT_ENV=1); see readConfig.
 	strictEnv bool
-	log       *slog.Logger
+	// env selects an environment (-e; also CLOUD_COMPOSE_ENV); see
+	// readConfig.
+	env string
+	log *slog.Logger
 	// wroteOut: a JSON result is on stdout (no error document after it)
 	wroteOut bool
 }
 
 func (g *globals) json() bool { return g.output == OutputJSON }
+
+// -e/--env takes a value: the search for an external plugin's name in
+// front of the command (externalPlugin) must skip it.
+func init() { valueFlags["-e"], valueFlags["--env"] = true, true }
 
 // Version is set at build time (-ldflags "-X ...cli.Version=v1.2.3"); it
 // falls back to the module version Go recorded.
@@ -109,6 +116,7 @@ unchanged.`,
 	f.BoolVarP(&g.verbose, "verbose", "v", false, "log debug details to stderr")
 	f.BoolVarP(&g.quiet, "quiet", "q", false, "no progress lines on stderr (warnings and errors still print)")
 	f.BoolVar(&g.noColor, "no-color", false, "no colours in output (also when NO_COLOR is set)")
+	f.StringVarP(&g.env, "env", "e", "", "environment: merge environments/NAME.yml (or the environments: entry NAME) onto the config (also "+EnvVar+")")
 	f.BoolVar(&g.strictEnv, "strict-env", false, "an unset ${VAR} without a default is an error, not a warning (also when "+StrictEnvVar+"=1)")
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return &UsageError{Err: err} })
 	root.AddCommand(

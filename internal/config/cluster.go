@@ -547,8 +547,12 @@ func (c *Cluster) checkNameLength(p *problems) {
 			longest = n.ID
 		}
 	}
+	env := "" // with an environment, names are <name>-<env>-<node>
+	if c.Env != "" {
+		env = c.Env + "-"
+	}
 	if longest != "" {
-		bound(maxTagValue-1-len(longest), fmt.Sprintf("the instances' Name tag <name>-%s is at most %d characters", longest, maxTagValue))
+		bound(maxTagValue-1-len(env)-len(longest), fmt.Sprintf("the instances' Name tag <name>-%s%s is at most %d characters", env, longest, maxTagValue))
 	}
 	if c.Provider == "aws" && c.AWS != nil {
 		if longest != "" {

@@ -130,8 +130,8 @@ type unsetUse struct {
 
 // lookedUp is one variable an interpolation looked up.
 type lookedUp struct {
-	name string
-	set  bool
+	name       string
+	set, empty bool
 }
 
 // interpolation is what a scalar with ${VAR} forms was before

@@ -333,7 +333,7 @@ func (w *walker) interpolate(n *yaml.Node, path string, lookup LookupFunc) {
 		var looked []lookedUp
 		ip := &interpolator{lookup: func(name string) (string, bool) {
 			v, ok := lookup(name)
-			looked = append(looked, lookedUp{name: name, set: ok})
+			looked = append(looked, lookedUp{name: name, set: ok, empty: v == ""})
 			return v, ok
 		}}
 		raw := n.Value
