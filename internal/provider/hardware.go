@@ -20,13 +20,16 @@ import (
 //     so that each problem carries its own file:line (or calls
 //     ParseHardware for all three at once); `hardware` and `instance_type`
 //     exclude each other.
-//   - on AWS the engine (or the provider's Spec) asks the provider's
-//     HardwareResolver for the node's availability zone (the zone of its
-//     subnet) and puts HardwareChoice.Type into Spec.InstanceType; plan
-//     prints HardwareChoice.Reason next to the node. The AWS spec leaves
-//     Spec.Hardware nil: the instance type is what defines the server, so
-//     a change of requirement that resolves to the same type replaces
-//     nothing.
+//   - config.Node (or the group) carries a *Hardware. Spec stays pure, so
+//     the lookup belongs in Resolve: the AWS provider's Resolve calls
+//     ResolveHardware for each node with hardware, with the availability
+//     zone of the node's subnet (DescribeSubnets already answers it in
+//     lookupSubnets), and returns the choices in the Resolution (e.g. a
+//     Hardware map[string]HardwareChoice by node id); Spec puts the
+//     choice's Type into Spec.InstanceType and plan prints its Reason
+//     next to the node. The AWS spec leaves Spec.Hardware nil: the
+//     instance type is what defines the server, so a change of
+//     requirement that resolves to the same type replaces nothing.
 //   - the local provider (no instance types) gets Spec.Hardware set: it is
 //     recorded with the instance and its boot script sees NODE_CORES and
 //     NODE_RAM (MiB).
