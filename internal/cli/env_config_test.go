@@ -114,7 +114,7 @@ func TestEnvConfig(t *testing.T) {
 func TestEnvErrors(t *testing.T) {
 	envTest(t)
 	bad := writeProject(t, map[string]string{
-		"cloud-compose.yml": "cluster:\n  name: shop\n  search_path: [templates]\n  aws:\n    instance_type: t3.micro\n    nodes:\n      - {id: 1, ip: 10.0.0.1}\n",
+		"cloud-compose.yml":           "cluster:\n  name: shop\n  search_path: [templates]\n  aws:\n    instance_type: t3.micro\n    nodes:\n      - {id: 1, ip: 10.0.0.1}\n",
 		"environments/production.yml": "# bigger\ncluster:\n  aws:\n    instance_type: M5-large\n",
 		"environments/loop.yml":       "extends: loop2\n",
 		"environments/loop2.yml":      "extends: loop\n",
