@@ -130,6 +130,15 @@ func TestEnvironmentMerge(t *testing.T) {
 			want: "defaults: {size: 20G, volume_type: gp2}\ncluster:\n  name: demo\n  search_path: [templates]\n  aws:\n" +
 				"    volumes:\n      - {size: 10G, volume_type: gp2, block: /dev/xvdf}\n    extra: {size: 10G}\n",
 		},
+		{
+			name: "an anchor deleted by an overlay is still interpolated where its alias is",
+			files: map[string]string{
+				"cloud-compose.yml":     "anchors: &a {v: '${EX_V:-dflt}'}\n" + envBase + "other: *a\n",
+				"environments/prod.yml": "anchors: null\n",
+			},
+			env:  "prod",
+			want: envBase + "other: {v: dflt}\n",
+		},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			files := map[string]string{"cloud-compose.yml": envBase}
