@@ -23,8 +23,10 @@ import (
 //   - at the top level, the external plugins on PATH (cloud-compose-X);
 //   - node ids, for `cluster logs [NODE]` and every cluster command's
 //     --node and --snapshot-node, read from the project's config as the
-//     command would read it (-C, --file), quietly (no warning) and with no
-//     API call.
+//     command would read it (-C, --file, -e), quietly (no warning) and with
+//     no API call;
+//   - environment names, for -e/--env: the project's overlay files
+//     (environments/NAME.yml) and the entries of its `environments:`.
 //
 // Completion runs through cobra's hidden `__complete` command, which
 // parses the flags but runs no PersistentPreRunE: nothing here may rely on
@@ -36,6 +38,9 @@ var nodeFlags = []string{"node", "snapshot-node"}
 // registerCompletions adds the completion functions to the command tree.
 func registerCompletions(root *cobra.Command, g *globals) {
 	_ = root.RegisterFlagCompletionFunc("output", completeOutput)
+	_ = root.RegisterFlagCompletionFunc("env", func(_ *cobra.Command, _ []string, toComplete string) ([]cobra.Completion, cobra.ShellCompDirective) {
+		return envCompletions(g.dir, g.file, toComplete), cobra.ShellCompDirectiveNoFileComp
+	})
 	root.ValidArgsFunction = completePlugins
 	for _, c := range root.Commands() {
 		if c.Name() == "cluster" {
@@ -48,7 +53,7 @@ func registerNodeCompletions(c *cobra.Command, g *globals) {
 	for _, name := range nodeFlags {
 		if f := c.LocalFlags().Lookup(name); f != nil && (f.Value.Type() == "string" || f.Value.Type() == "stringArray") {
 			_ = c.RegisterFlagCompletionFunc(name, func(_ *cobra.Command, _ []string, toComplete string) ([]cobra.Completion, cobra.ShellCompDirective) {
-				return nodeCompletions(g.dir, g.file, toComplete), cobra.ShellCompDirectiveNoFileComp
+				return nodeCompletions(g.dir, g.file, g.environment(), toComplete), cobra.ShellCompDirectiveNoFileComp
 			})
 		}
 	}
@@ -57,7 +62,7 @@ func registerNodeCompletions(c *cobra.Command, g *globals) {
 	}
 	if c.Name() == "rollback" {
 		_ = c.RegisterFlagCompletionFunc("to", func(_ *cobra.Command, _ []string, toComplete string) ([]cobra.Completion, cobra.ShellCompDirective) {
-			return generationCompletions(g.dir, g.file, toComplete), cobra.ShellCompDirectiveNoFileComp
+			return generationCompletions(g.dir, g.file, g.environment(), toComplete), cobra.ShellCompDirectiveNoFileComp
 		})
 	}
 	for _, sub := range c.Commands() {
@@ -128,9 +133,10 @@ func pathPlugins() []pathPlugin {
 }
 
 // quietCluster reads the cluster of the project in dir (config file file,
-// or found as the commands find it) for completion: nothing printed, nil
-// when it cannot be read. path is the config file.
-func quietCluster(dir, file string) (c *config.Cluster, path string) {
+// or found as the commands find it; environment env merged) for
+// completion: nothing printed, nil when it cannot be read. path is the
+// config file.
+func quietCluster(dir, file, env string) (c *config.Cluster, path string) {
 	if dir == "" {
 		dir = "."
 	}
@@ -138,7 +144,7 @@ func quietCluster(dir, file string) (c *config.Cluster, path string) {
 	if err != nil {
 		return nil, ""
 	}
-	doc, err := config.LoadContext(context.Background(), path, os.LookupEnv)
+	doc, err := config.LoadWithOptions(context.Background(), path, os.LookupEnv, config.Options{Env: env})
 	if err != nil {
 		return nil, ""
 	}
@@ -146,11 +152,35 @@ func quietCluster(dir, file string) (c *config.Cluster, path string) {
 	return c, path
 }
 
+// envCompletions are the environments of the project in dir (config file
+// file, or found as the commands find it) that start with toComplete,
+// each described by where it is defined. Nothing is printed.
+func envCompletions(dir, file, toComplete string) []cobra.Completion {
+	if dir == "" {
+		dir = "."
+	}
+	path, err := config.Find(dir, file)
+	if err != nil {
+		return nil
+	}
+	var out []cobra.Completion
+	seen := map[string]bool{}
+	for _, e := range config.ListEnvironments(path) {
+		if seen[e.Name] || !strings.HasPrefix(e.Name, toComplete) {
+			continue
+		}
+		seen[e.Name] = true
+		out = append(out, cobra.CompletionWithDesc(e.Name, "environment, "+e.Where()))
+	}
+	return out
+}
+
 // nodeCompletions are the node ids of the project in dir (config file
-// file, or found as the commands find it) that start with toComplete; none
-// when the config cannot be read. Nothing is printed.
-func nodeCompletions(dir, file, toComplete string) []cobra.Completion {
-	c, _ := quietCluster(dir, file)
+// file, or found as the commands find it; environment env merged) that
+// start with toComplete; none when the config cannot be read. Nothing is
+// printed.
+func nodeCompletions(dir, file, env, toComplete string) []cobra.Completion {
+	c, _ := quietCluster(dir, file, env)
 	if c == nil {
 		return nil
 	}
@@ -170,8 +200,8 @@ func nodeCompletions(dir, file, toComplete string) []cobra.Completion {
 
 // generationCompletions completes rollback's --to with the cluster's
 // generations, newest first, read from its coordinator (at most 2 s).
-func generationCompletions(dir, file, toComplete string) []cobra.Completion {
-	c, path := quietCluster(dir, file)
+func generationCompletions(dir, file, env, toComplete string) []cobra.Completion {
+	c, path := quietCluster(dir, file, env)
 	if c == nil {
 		return nil
 	}
@@ -182,7 +212,7 @@ func generationCompletions(dir, file, toComplete string) []cobra.Completion {
 		return nil
 	}
 	defer b.Close()
-	gens, err := b.Generations(ctx, state.Key{Cluster: c.Name})
+	gens, err := b.Generations(ctx, state.Key{Cluster: c.Name, Env: c.Env})
 	if err != nil {
 		return nil
 	}
@@ -203,6 +233,9 @@ func completeLogs(cmd *cobra.Command, args []string, toComplete string) ([]cobra
 		switch args[len(args)-1] {
 		case "-o", "--output":
 			return outputCompletions("", toComplete), cobra.ShellCompDirectiveNoFileComp
+		case "-e", "--env":
+			dir, file := logsProject(cmd, args[:len(args)-1])
+			return envCompletions(dir, file, toComplete), cobra.ShellCompDirectiveNoFileComp
 		case "-C", "--dir":
 			return nil, cobra.ShellCompDirectiveFilterDirs
 		case "--file":
@@ -225,8 +258,26 @@ func completeLogs(cmd *cobra.Command, args []string, toComplete string) ([]cobra
 		}
 		return out, cobra.ShellCompDirectiveNoFileComp
 	}
-	// logs' own flags, and the global ones (without -f, which is --follow
-	// here), as its parser reads them
+	fs, ok := logsFlags(cmd, args)
+	if !ok || fs.NArg() > 0 {
+		return nil, cobra.ShellCompDirectiveNoFileComp
+	}
+	dir, file, env := ".", "", os.Getenv(EnvVar)
+	if f := fs.Lookup("dir"); f != nil {
+		dir = f.Value.String()
+	}
+	if f := fs.Lookup("file"); f != nil {
+		file = f.Value.String()
+	}
+	if f := fs.Lookup("env"); f != nil && f.Value.String() != "" {
+		env = f.Value.String()
+	}
+	return nodeCompletions(dir, file, env, toComplete), cobra.ShellCompDirectiveNoFileComp
+}
+
+// logsFlags parses args as `cluster logs` does: its own flags, and the
+// global ones (without -f, which is --follow here).
+func logsFlags(cmd *cobra.Command, args []string) (*pflag.FlagSet, bool) {
 	fs := pflag.NewFlagSet("logs", pflag.ContinueOnError)
 	fs.SetOutput(nopWriter{})
 	fs.ParseErrorsAllowlist.UnknownFlags = true
@@ -244,15 +295,20 @@ func completeLogs(cmd *cobra.Command, args []string, toComplete string) ([]cobra
 			fs.StringP(f.Name, short, f.DefValue, "")
 		}
 	})
-	if err := fs.Parse(args); err != nil || fs.NArg() > 0 {
-		return nil, cobra.ShellCompDirectiveNoFileComp
+	return fs, fs.Parse(args) == nil
+}
+
+// logsProject is the project dir and config file the words args of
+// `cluster logs` name (-C, --file).
+func logsProject(cmd *cobra.Command, args []string) (dir, file string) {
+	dir = "."
+	if fs, ok := logsFlags(cmd, args); ok {
+		if f := fs.Lookup("dir"); f != nil {
+			dir = f.Value.String()
+		}
+		if f := fs.Lookup("file"); f != nil {
+			file = f.Value.String()
+		}
 	}
-	dir, file := ".", ""
-	if f := fs.Lookup("dir"); f != nil {
-		dir = f.Value.String()
-	}
-	if f := fs.Lookup("file"); f != nil {
-		file = f.Value.String()
-	}
-	return nodeCompletions(dir, file, toComplete), cobra.ShellCompDirectiveNoFileComp
+	return dir, file
 }

@@ -146,3 +146,62 @@ func contains(list []string, s string) bool {
 	}
 	return false
 }
+
+// TestIntegrationEnvCompletion: -e/--env completes the project's
+// environments (overlay files and `environments:` entries, each named
+// once, described by where it is defined); node ids follow the selected
+// environment.
+func TestIntegrationEnvCompletion(t *testing.T) {
+	if testing.Short() {
+		t.Skip("integration test: runs the binary")
+	}
+	proj := writeProject(t, map[string]string{
+		"cloud-compose.yml": "cluster:\n  name: comp\n  search_path: [templates]\n  local:\n    nodes:\n      - {id: db1, ip: 127.0.77.61}\n" +
+			"environments:\n  staging: {}\n  stage-eu: {extends: staging}\n",
+		"environments/production.yml": "cluster:\n  local:\n    nodes:\n      - {id: p1, ip: 127.0.77.71}\n      - {id: p2, ip: 127.0.77.72}\n",
+		"environments/preview.yaml":   "{}\n",
+		"environments/README.md":      "not an environment\n",
+		"other/cloud-compose.yml":     "cluster:\n  name: other\n  search_path: [templates]\n",
+		"other/environments/qa.yml":   "{}\n",
+	})
+	elsewhere := t.TempDir()
+	all := []string{"preview", "production", "stage-eu", "staging"}
+	for _, tc := range []struct {
+		dir  string
+		env  []string
+		args []string
+		want []string
+	}{
+		{proj, nil, []string{"-e", ""}, all},
+		{proj, nil, []string{"--env", "p"}, []string{"preview", "production"}},
+		{proj, nil, []string{"cluster", "plan", "-e", "st"}, []string{"stage-eu", "staging"}},
+		{proj, nil, []string{"config", "--env", ""}, all},
+		{elsewhere, nil, []string{"-C", proj, "-e", "prod"}, []string{"production"}},
+		{elsewhere, nil, []string{"-C", filepath.Join(proj, "other"), "-e", ""}, []string{"qa"}},
+		{elsewhere, nil, []string{"-e", ""}, nil},
+		{proj, nil, []string{"cluster", "logs", "-e", ""}, all},
+		{elsewhere, nil, []string{"cluster", "logs", "-C", proj, "--env", "pre"}, []string{"preview"}},
+		// node ids are those of the selected environment
+		{proj, nil, []string{"cluster", "build", "--node", ""}, []string{"db1"}},
+		{proj, nil, []string{"-e", "production", "cluster", "build", "--node", ""}, []string{"p1", "p2"}},
+		{proj, []string{EnvVar + "=production"}, []string{"cluster", "build", "--node", ""}, []string{"p1", "p2"}},
+		{proj, nil, []string{"cluster", "logs", "-e", "production", ""}, []string{"p1", "p2"}},
+		{proj, []string{EnvVar + "=production"}, []string{"cluster", "logs", ""}, []string{"p1", "p2"}},
+	} {
+		t.Run(strings.Join(append(tc.env, tc.args...), " "), func(t *testing.T) {
+			got, _, errOut := completions(t, tc.dir, tc.env, tc.args...)
+			if diff := cmp.Diff(tc.want, got); diff != "" {
+				t.Errorf("candidates (-want +got):\n%s", diff)
+			}
+			if strings.Contains(errOut, "warning") || strings.Contains(errOut, "error") {
+				t.Errorf("completion is not quiet:\n%s", errOut)
+			}
+		})
+	}
+	_, full, _ := completions(t, proj, nil, "-e", "")
+	for _, w := range []string{"staging\tenvironment, cloud-compose.yml:8", "production\tenvironment, environments/production.yml", "preview\tenvironment, environments/preview.yaml"} {
+		if !contains(full, w) {
+			t.Errorf("no %q in %q", w, full)
+		}
+	}
+}
