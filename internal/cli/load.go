@@ -1,7 +1,6 @@
 package cli
 
 import (
-	"errors"
 	"os"
 	"strconv"
 
@@ -28,7 +27,7 @@ func (g *globals) readConfig(path string) (*config.Document, error) {
 	}
 	doc, err := config.LoadWithOptions(g.context(), path, os.LookupEnv, config.Options{StrictEnv: strict, Env: g.environment()})
 	if err != nil {
-		return nil, shownFiles(err)
+		return nil, err
 	}
 	doc.Path = shown(path)
 	for _, w := range doc.Warnings {
@@ -45,21 +44,6 @@ func (g *globals) environment() string {
 		return g.env
 	}
 	return os.Getenv(EnvVar)
-}
-
-// shownFiles shows the files of a configuration error as every other
-// message does (relative to the working directory when that is shorter).
-func shownFiles(err error) error {
-	var ce *config.Error
-	if !errors.As(err, &ce) {
-		return err
-	}
-	for i := range ce.Problems {
-		if ce.Problems[i].File != "" {
-			ce.Problems[i].File = shown(ce.Problems[i].File)
-		}
-	}
-	return err
 }
 
 // strictEnvSet reports whether unset variables are errors: --strict-env,
