@@ -138,7 +138,7 @@ func TestEnvErrors(t *testing.T) {
 		{"an overlay that is not a mapping", bad, []string{"-e", "list", "config"}, "",
 			[]string{"environments/list.yml:1:1: an environment overlay must be a mapping"}},
 		{"a name that cannot be one", bad, []string{"-e", "../x", "config"}, "",
-			[]string{`-e ../x: environment name "../x" has characters an environment name cannot have`}},
+			[]string{`cloud-compose.yml: environment name "../x" has characters an environment name cannot have`}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Setenv(EnvVar, tc.env)

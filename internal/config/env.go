@@ -155,7 +155,6 @@ type envDef struct {
 	overlay *yaml.Node // the overlay mapping (nil: empty)
 	extends *yaml.Node // the value of its extends key, nil without one
 	key     *yaml.Node // the entry's key in `environments:`; nil for a file
-	loaded  bool
 }
 
 // envLoader applies the selected environment's chain to a document.
@@ -217,10 +216,10 @@ func (d *Document) Environments() []Environment {
 	return append([]Environment(nil), d.envs...)
 }
 
-// applyEnvironments removes the `environments:` key from top (the
-// document's base mapping), finds the environments, and, when env is
-// set, merges its chain of overlays onto top. It returns the tree to
-// interpolate.
+// apply removes the `environments:` key from top (the document's base
+// mapping), finds the environments, and, when env is set, merges its
+// chain of overlays onto top. It returns the tree to interpolate; the
+// problems found are in l.p.
 func (l *envLoader) apply(top *yaml.Node, env string) *yaml.Node {
 	l.inline = map[string]*envDef{}
 	l.defs = map[string]*envDef{}
@@ -247,7 +246,7 @@ func (l *envLoader) apply(top *yaml.Node, env string) *yaml.Node {
 		return top
 	}
 	if msg := CheckEnvName(env); msg != "" {
-		l.p.errs = append(l.p.errs, Problem{File: l.doc.Path, Msg: "-e " + env + ": " + msg})
+		l.p.errs = append(l.p.errs, Problem{File: l.doc.Path, Msg: msg})
 		return top
 	}
 	chain := l.chain(env)
@@ -282,7 +281,7 @@ func (l *envLoader) readInline(n *yaml.Node) {
 			l.p.add(pr.k, key, "%s", msg)
 			continue
 		}
-		def := &envDef{Environment: Environment{Name: pr.name, File: filepath.Base(l.doc.Path), Line: pr.k.Line}, key: pr.k, loaded: true}
+		def := &envDef{Environment: Environment{Name: pr.name, File: filepath.Base(l.doc.Path), Line: pr.k.Line}, key: pr.k}
 		if rel, ok := l.files[pr.name]; ok {
 			l.p.add(pr.k, key, "environment %s is defined twice: here (%s:%d) and in %s; keep one of them",
 				pr.name, filepath.Base(l.doc.Path), pr.k.Line, rel)
@@ -372,7 +371,7 @@ func (l *envLoader) lookup(name string) *envDef {
 // readFile reads the overlay file rel (relative to the config file's
 // directory) of environment name.
 func (l *envLoader) readFile(name, rel string) *envDef {
-	def := &envDef{Environment: Environment{Name: name, File: rel}, loaded: true}
+	def := &envDef{Environment: Environment{Name: name, File: rel}}
 	shown := filepath.Join(filepath.Dir(l.doc.Path), rel)
 	src, err := os.ReadFile(filepath.Join(l.dir, rel))
 	if err != nil {

@@ -257,7 +257,7 @@ func TestEnvironmentErrors(t *testing.T) {
 			name:  "a bad environment name",
 			files: map[string]string{"environments/prod.yml": "{}\n"},
 			env:   "prod/../x",
-			want:  []string{`cloud-compose.yml: -e prod/../x: environment name "prod/../x" has characters an environment name cannot have ('/' '.'): use only letters, digits, - and _`},
+			want:  []string{`cloud-compose.yml: environment name "prod/../x" has characters an environment name cannot have ('/' '.'): use only letters, digits, - and _`},
 		},
 		{
 			name:  "environments inside an overlay",
