@@ -1,11 +1,17 @@
 package quickstart_test
 
 import (
+	"context"
 	"encoding/json"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
+	"time"
+
+	"github.com/cloud-compose/cloud-compose-go/internal/testbin"
 )
 
 // bakeSection is an image: section baking demo:1 locally from the built-in
@@ -126,6 +132,17 @@ func TestIntegrationImageBake(t *testing.T) {
 	if img2.ID == img1.ID {
 		t.Fatal("the second bake has the first's id")
 	}
+	// the cluster runs img1: image ls says so, and the bake kept it
+	var ls []struct {
+		ID     string   `json:"id"`
+		UsedBy []string `json:"used_by"`
+	}
+	if err := json.Unmarshal([]byte(q.must("-o", "json", "image", "ls", "demo")), &ls); err != nil {
+		t.Fatal(err)
+	}
+	if len(ls) != 2 || ls[0].ID != img2.ID || len(ls[0].UsedBy) != 0 || ls[1].ID != img1.ID || strings.Join(ls[1].UsedBy, ",") != "cluster quickstart (3 instances)" {
+		t.Fatalf("image ls demo: %+v", ls)
+	}
 	if p, code := q.plan("--detailed-exitcode"); code != 0 || rows(p) != "0=unchanged 1=unchanged 2=unchanged" {
 		t.Fatalf("plan without --upgrade-image: exit %d, %s", code, rows(p))
 	}
@@ -150,4 +167,89 @@ func TestIntegrationImageBake(t *testing.T) {
 		}
 	}
 	q.downForce()
+
+	// nothing uses img1 or img2 now: a third bake removes both (--keep 1,
+	// the original's rule), --keep 2 would have kept img3's predecessor
+	q.setImageScript("#!/bin/bash\necho three > baked.txt\n")
+	var third struct {
+		Image   struct{ ID string }
+		Removed []string
+	}
+	if err := json.Unmarshal([]byte(q.must("-o", "json", "image", "up")), &third); err != nil {
+		t.Fatal(err)
+	}
+	if strings.Join(third.Removed, ",") != img2.ID+","+img1.ID {
+		t.Fatalf("third bake removed %v, want %s,%s", third.Removed, img2.ID, img1.ID)
+	}
+	if got := q.images("demo:1"); len(got) != 1 || got[0].ID != third.Image.ID {
+		t.Fatalf("image ls after the third bake: %+v", got)
+	}
+	if dirs, _ := filepath.Glob(filepath.Join(q.store, "images", "demo:1", "*")); len(dirs) != 1 {
+		t.Fatalf("image directories after the cleanup: %v", dirs)
+	}
+}
+
+// TestIntegrationImageBakeInterrupted: Ctrl-C during a local bake stops the
+// script and registers nothing; a bake whose cloud-compose is killed -9
+// leaves its script running, which the next image up warns of and
+// image down stops, removing the partial root.
+func TestIntegrationImageBakeInterrupted(t *testing.T) {
+	q := newQuickstart(t, func(src string) string { return src + bakeSection })
+	q.setImageScript("#!/bin/bash\necho started\nexec sleep 300\n")
+	start := func() (*exec.Cmd, *testbin.Buffer) {
+		cmd := q.command(context.Background(), "image", "up")
+		errOut := &testbin.Buffer{}
+		cmd.Stderr = errOut
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		deadline := time.Now().Add(30 * time.Second)
+		for !strings.Contains(errOut.String(), "started") && time.Now().Before(deadline) {
+			time.Sleep(20 * time.Millisecond)
+		}
+		if !strings.Contains(errOut.String(), "started") {
+			t.Fatalf("the bake did not start:\n%s", errOut.String())
+		}
+		return cmd, errOut
+	}
+	sleeping := func() []int { return q.processes("sleep 300") }
+
+	// Ctrl-C
+	cmd, errOut := start()
+	_ = cmd.Process.Signal(syscall.SIGINT)
+	err := cmd.Wait()
+	if ee, ok := err.(*exec.ExitError); !ok || ee.ExitCode() == 0 || !strings.Contains(errOut.String(), "was interrupted") {
+		t.Fatalf("interrupted bake: %v\n%s", err, errOut.String())
+	}
+	if p := sleeping(); len(p) != 0 {
+		t.Fatalf("the script still runs after Ctrl-C: %v", p)
+	}
+	if got := q.images("demo:1"); len(got) != 0 {
+		t.Fatalf("an interrupted bake registered %+v", got)
+	}
+
+	// kill -9: the script (its own process group) runs on
+	cmd, _ = start()
+	_ = cmd.Process.Kill()
+	_ = cmd.Wait()
+	if p := sleeping(); len(p) != 1 {
+		t.Fatalf("after kill -9 the script should still run: %v", p)
+	}
+	partial, _ := filepath.Glob(filepath.Join(q.store, "images", "demo:1", "*.partial"))
+	if len(partial) != 1 {
+		t.Fatalf("partial roots: %v", partial)
+	}
+	out, errText, code := q.run("image", "down")
+	if code != 0 || !strings.HasPrefix(out, "terminated bake-") {
+		t.Fatalf("image down: exit %d %q\n%s", code, out, errText)
+	}
+	if p := sleeping(); len(p) != 0 {
+		t.Fatalf("the script still runs after image down: %v", p)
+	}
+	if partial, _ := filepath.Glob(filepath.Join(q.store, "images", "demo:1", "*.partial")); len(partial) != 0 {
+		t.Fatalf("partial roots after image down: %v", partial)
+	}
+	if out := q.must("image", "down"); out != "" {
+		t.Fatalf("image down again: %q", out)
+	}
 }
