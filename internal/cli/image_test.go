@@ -250,3 +250,17 @@ func TestIntegrationImageUpErrorJSON(t *testing.T) {
 		t.Errorf("exit %d\nstdout: %s\nstderr: %s", code, out, errOut)
 	}
 }
+
+// The examples' image: sections are valid and render: what their READMEs
+// run first.
+func TestExampleImageSections(t *testing.T) {
+	for dir, want := range map[string]string{
+		"../../examples/quickstart":  "# Bake script of quickstart-base:1, rendered by `cloud-compose image up`.",
+		"../../examples/ec2-mongodb": "docker pull washpost/mongodb:3.6",
+	} {
+		out, errOut, code := run(t, "-C", dir, "image", "build")
+		if code != 0 || !strings.Contains(out, want) || errOut != "" {
+			t.Errorf("%s: image build: exit %d\n%s\n%s", dir, code, out, errOut)
+		}
+	}
+}
