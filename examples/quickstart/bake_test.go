@@ -1,24 +1,18 @@
 package quickstart_test
 
 import (
+	"context"
 	"encoding/json"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
-)
+	"time"
 
-// bakeSection is an image: section baking demo:1 locally from the built-in
-// empty image.
-const bakeSection = `
-image:
-  name: demo
-  version: '1'
-  search_path:
-    - templates
-  local:
-    image: empty
-`
+	"github.com/cloud-compose/cloud-compose-go/internal/testbin"
+)
 
 // setImageScript writes the project's templates/image.sh.
 func (q *quickstart) setImageScript(script string) {
@@ -59,7 +53,7 @@ func (q *quickstart) bake() imageRow {
 	if err := json.Unmarshal([]byte(out), &res); err != nil {
 		q.t.Fatalf("image up -o json: %v\n%s", err, out)
 	}
-	if res.Image.Name != "demo:1" || !strings.HasPrefix(res.Image.ID, "img-") || res.Image.Created == nil {
+	if res.Image.Name != "quickstart-base:1" || !strings.HasPrefix(res.Image.ID, "img-") || res.Image.Created == nil {
 		q.t.Fatalf("image up -o json: %s", out)
 	}
 	return imageRow{ID: res.Image.ID, Name: res.Image.Name}
@@ -84,22 +78,30 @@ func readGlob(t *testing.T, pattern string) []string {
 }
 
 // TestIntegrationImageBake bakes through the binary: a script that writes a
-// file registers demo:1 whose directory has the file; a failing script
+// file registers quickstart-base:1 whose directory has the file; a failing script
 // registers nothing and exits 1 with its log's tail; then the loop: a
-// cluster on demo:1, a second bake, plan --upgrade-image shows replace
+// cluster on quickstart-base:1, a second bake, plan --upgrade-image shows replace
 // (image), rollout --upgrade-image moves the nodes to the new image.
 func TestIntegrationImageBake(t *testing.T) {
 	q := newQuickstart(t, func(src string) string {
-		src = strings.Replace(src, "    image: empty                  # the built-in image", "    image: demo:1                 # the baked image", 1)
-		return src + bakeSection
+		return strings.Replace(src, "    image: empty                  # the built-in image", "    image: quickstart-base:1      # the baked image", 1)
 	})
+	// the shipped image.sh, as the README runs it
+	shipped := q.bake()
+	if got := readGlob(t, filepath.Join(q.store, "images", "quickstart-base:1", "*", "etc", "baked")); len(got) != 1 || !strings.HasPrefix(got[0], "quickstart-base:1, baked 20") {
+		t.Fatalf("the shipped bake's etc/baked: %q", got)
+	}
 	q.setImageScript("#!/bin/bash\nset -e\necho baking in \"$PWD\"\necho one > baked.txt\necho done\n")
 
 	img1 := q.bake()
-	if got := q.images("demo:1"); len(got) != 1 || got[0].ID != img1.ID {
+	if img1.ID == shipped.ID {
+		t.Fatal("the second bake has the first's id")
+	}
+	// nothing used the shipped bake: img1's bake removed it (image ls below)
+	if got := q.images("quickstart-base:1"); len(got) != 1 || got[0].ID != img1.ID {
 		t.Fatalf("image ls after the bake: %+v", got)
 	}
-	if got := readGlob(t, filepath.Join(q.store, "images", "demo:1", "*", "baked.txt")); len(got) != 1 || got[0] != "one" {
+	if got := readGlob(t, filepath.Join(q.store, "images", "quickstart-base:1", "*", "baked.txt")); len(got) != 1 || got[0] != "one" {
 		t.Fatalf("the baked image's baked.txt: %q", got)
 	}
 
@@ -109,10 +111,10 @@ func TestIntegrationImageBake(t *testing.T) {
 	if code != 1 || !strings.Contains(errOut, "the package is missing") || !strings.Contains(errOut, "exited with code 3") || out != "" {
 		t.Fatalf("failing bake: exit %d\nstdout: %s\nstderr: %s", code, out, errOut)
 	}
-	if got := q.images("demo:1"); len(got) != 1 || got[0].ID != img1.ID {
+	if got := q.images("quickstart-base:1"); len(got) != 1 || got[0].ID != img1.ID {
 		t.Fatalf("image ls after a failed bake: %+v", got)
 	}
-	if dirs, _ := filepath.Glob(filepath.Join(q.store, "images", "demo:1", "*")); len(dirs) != 1 {
+	if dirs, _ := filepath.Glob(filepath.Join(q.store, "images", "quickstart-base:1", "*")); len(dirs) != 1 {
 		t.Fatalf("image directories after a failed bake: %v", dirs)
 	}
 
@@ -125,6 +127,17 @@ func TestIntegrationImageBake(t *testing.T) {
 	img2 := q.bake()
 	if img2.ID == img1.ID {
 		t.Fatal("the second bake has the first's id")
+	}
+	// the cluster runs img1: image ls says so, and the bake kept it
+	var ls []struct {
+		ID     string   `json:"id"`
+		UsedBy []string `json:"used_by"`
+	}
+	if err := json.Unmarshal([]byte(q.must("-o", "json", "image", "ls", "quickstart-base")), &ls); err != nil {
+		t.Fatal(err)
+	}
+	if len(ls) != 2 || ls[0].ID != img2.ID || len(ls[0].UsedBy) != 0 || ls[1].ID != img1.ID || strings.Join(ls[1].UsedBy, ",") != "cluster quickstart (3 instances)" {
+		t.Fatalf("image ls demo: %+v", ls)
 	}
 	if p, code := q.plan("--detailed-exitcode"); code != 0 || rows(p) != "0=unchanged 1=unchanged 2=unchanged" {
 		t.Fatalf("plan without --upgrade-image: exit %d, %s", code, rows(p))
@@ -150,4 +163,89 @@ func TestIntegrationImageBake(t *testing.T) {
 		}
 	}
 	q.downForce()
+
+	// nothing uses img1 or img2 now: a third bake removes both (--keep 1,
+	// the original's rule), --keep 2 would have kept img3's predecessor
+	q.setImageScript("#!/bin/bash\necho three > baked.txt\n")
+	var third struct {
+		Image   struct{ ID string }
+		Removed []string
+	}
+	if err := json.Unmarshal([]byte(q.must("-o", "json", "image", "up")), &third); err != nil {
+		t.Fatal(err)
+	}
+	if strings.Join(third.Removed, ",") != img2.ID+","+img1.ID {
+		t.Fatalf("third bake removed %v, want %s,%s", third.Removed, img2.ID, img1.ID)
+	}
+	if got := q.images("quickstart-base:1"); len(got) != 1 || got[0].ID != third.Image.ID {
+		t.Fatalf("image ls after the third bake: %+v", got)
+	}
+	if dirs, _ := filepath.Glob(filepath.Join(q.store, "images", "quickstart-base:1", "*")); len(dirs) != 1 {
+		t.Fatalf("image directories after the cleanup: %v", dirs)
+	}
+}
+
+// TestIntegrationImageBakeInterrupted: Ctrl-C during a local bake stops the
+// script and registers nothing; a bake whose cloud-compose is killed -9
+// leaves its script running, which the next image up warns of and
+// image down stops, removing the partial root.
+func TestIntegrationImageBakeInterrupted(t *testing.T) {
+	q := newQuickstart(t, nil)
+	q.setImageScript("#!/bin/bash\necho started\nexec sleep 300\n")
+	start := func() (*exec.Cmd, *testbin.Buffer) {
+		cmd := q.command(context.Background(), "image", "up")
+		errOut := &testbin.Buffer{}
+		cmd.Stderr = errOut
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		deadline := time.Now().Add(30 * time.Second)
+		for !strings.Contains(errOut.String(), "started") && time.Now().Before(deadline) {
+			time.Sleep(20 * time.Millisecond)
+		}
+		if !strings.Contains(errOut.String(), "started") {
+			t.Fatalf("the bake did not start:\n%s", errOut.String())
+		}
+		return cmd, errOut
+	}
+	sleeping := func() []int { return q.processes("sleep 300") }
+
+	// Ctrl-C
+	cmd, errOut := start()
+	_ = cmd.Process.Signal(syscall.SIGINT)
+	err := cmd.Wait()
+	if ee, ok := err.(*exec.ExitError); !ok || ee.ExitCode() == 0 || !strings.Contains(errOut.String(), "was interrupted") {
+		t.Fatalf("interrupted bake: %v\n%s", err, errOut.String())
+	}
+	if p := sleeping(); len(p) != 0 {
+		t.Fatalf("the script still runs after Ctrl-C: %v", p)
+	}
+	if got := q.images("quickstart-base:1"); len(got) != 0 {
+		t.Fatalf("an interrupted bake registered %+v", got)
+	}
+
+	// kill -9: the script (its own process group) runs on
+	cmd, _ = start()
+	_ = cmd.Process.Kill()
+	_ = cmd.Wait()
+	if p := sleeping(); len(p) != 1 {
+		t.Fatalf("after kill -9 the script should still run: %v", p)
+	}
+	partial, _ := filepath.Glob(filepath.Join(q.store, "images", "quickstart-base:1", "*.partial"))
+	if len(partial) != 1 {
+		t.Fatalf("partial roots: %v", partial)
+	}
+	out, errText, code := q.run("image", "down")
+	if code != 0 || !strings.HasPrefix(out, "terminated bake-") {
+		t.Fatalf("image down: exit %d %q\n%s", code, out, errText)
+	}
+	if p := sleeping(); len(p) != 0 {
+		t.Fatalf("the script still runs after image down: %v", p)
+	}
+	if partial, _ := filepath.Glob(filepath.Join(q.store, "images", "quickstart-base:1", "*.partial")); len(partial) != 0 {
+		t.Fatalf("partial roots after image down: %v", partial)
+	}
+	if out := q.must("image", "down"); out != "" {
+		t.Fatalf("image down again: %q", out)
+	}
 }

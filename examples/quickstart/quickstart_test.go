@@ -58,18 +58,20 @@ func newQuickstart(t *testing.T, edit func(string) string) *quickstart {
 	if edit != nil {
 		src = edit(src)
 	}
-	script, err := os.ReadFile("templates/cluster.sh")
-	if err != nil {
-		t.Fatal(err)
-	}
 	if err := os.MkdirAll(filepath.Join(q.dir, "templates"), 0o755); err != nil {
 		t.Fatal(err)
 	}
 	if err := os.WriteFile(filepath.Join(q.dir, "cloud-compose.yml"), []byte(src), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	if err := os.WriteFile(filepath.Join(q.dir, "templates", "cluster.sh"), script, 0o644); err != nil {
-		t.Fatal(err)
+	for _, name := range []string{"cluster.sh", "image.sh"} {
+		script, err := os.ReadFile(filepath.Join("templates", name))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(q.dir, "templates", name), script, 0o644); err != nil {
+			t.Fatal(err)
+		}
 	}
 	t.Cleanup(func() {
 		if pids := testbin.KillAll(q.store); len(pids) > 0 {

@@ -140,22 +140,41 @@ func TestImageBuildErrors(t *testing.T) {
 	}
 }
 
-// The Python plugin's up and down are not here yet: a usage error that
-// says so and where to bake meanwhile, not help and exit 0; other unknown
-// commands are unknown commands, with suggestions.
-func TestImageNotYet(t *testing.T) {
-	dir := writeProject(t, map[string]string{"cloud-compose.yml": imageOnlyConfig})
-	for _, args := range [][]string{{"image", "up"}, {"image", "up", "--no-cloud-init"}, {"image", "down"}, {"-o", "json", "image", "up"}} {
-		t.Run(strings.Join(args, " "), func(t *testing.T) {
-			out, errOut, code := run(t, append([]string{"-C", dir}, args...)...)
+// Bad input to image up|down|ls: a usage or config error (exit 2) naming
+// what to fix, before any AWS call (no credentials are set here, so a
+// call would fail differently); unknown commands are unknown commands, with
+// suggestions.
+func TestImageBadInput(t *testing.T) {
+	t.Setenv("AWS_ACCESS_KEY_ID", "")
+	t.Setenv("AWS_SECRET_ACCESS_KEY", "")
+	t.Setenv("AWS_ENDPOINT_URL", "http://127.0.0.1:9")
+	quoted := strings.Replace(imageOnlyConfig, "version: 1.10", "version: '1.10'", 1)
+	both := quoted + "  local:\n    image: empty\n"
+	none := "image:\n  name: docker\n  version: '1'\n  search_path: [templates]\n"
+	for _, c := range []struct {
+		name, config string
+		args         []string
+		want         []string
+	}{
+		{"no subnet", quoted, []string{"image", "up"}, []string{"cloud-compose.yml:6:5: image.aws: has no subnet: the bake instance runs in image.aws.subnet"}},
+		{"no ami", strings.Replace(quoted, "ami: ami-1", "subnet: subnet-1", 1), []string{"image", "up"}, []string{"image.aws: has no ami: a bake starts from a base image"}},
+		{"version a number", imageOnlyConfig, []string{"image", "up"}, []string{"cloud-compose.yml:3:12: image.version: 1.10 is a number in YAML 1.1"}},
+		{"both providers", both, []string{"image", "up"}, []string{"has both aws: and local:; say which with --provider aws or --provider local"}},
+		{"both providers down", both, []string{"image", "down"}, []string{"--provider aws or --provider local"}},
+		{"neither provider", none, []string{"image", "up"}, []string{"cloud-compose.yml:2:3: image: has neither aws: nor local:; image up needs image.aws"}},
+		{"provider without its section", none, []string{"image", "up", "--provider", "aws"}, []string{"image: has no aws: section: image up --provider aws needs image.aws"}},
+		{"bad provider", quoted, []string{"image", "ls", "--provider", "gcp"}, []string{`--provider "gcp": use aws or local`}},
+		{"keep 0", quoted, []string{"image", "up", "--keep", "0"}, []string{"--keep 0: keep at least 1"}},
+		{"bad timeout", quoted, []string{"image", "up", "--timeout", "-1s"}, []string{"--timeout -1s: give a positive duration"}},
+		{"ls extra args", quoted, []string{"image", "ls", "a", "b"}, []string{"accepts at most 1 arg"}},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			dir := writeProject(t, map[string]string{"cloud-compose.yml": c.config, "templates/image.sh": "echo hi\n"})
+			out, errOut, code := run(t, append([]string{"-C", dir}, c.args...)...)
 			if code != ExitUsage {
-				t.Errorf("exit %d, want 2", code)
+				t.Errorf("exit %d, want 2\n%s", code, errOut)
 			}
-			cmd := "image " + args[len(args)-1]
-			if args[1] == "up" {
-				cmd = "image up"
-			}
-			for _, w := range []string{"error: " + cmd + ": not built yet in this version;", "arrives in a later version", "the Python cloud-compose-image plugin", "`cloud-compose " + cmd + "`", "cloud-compose image build"} {
+			for _, w := range c.want {
 				if !strings.Contains(errOut, w) {
 					t.Errorf("stderr lacks %q:\n%s", w, errOut)
 				}
@@ -169,11 +188,15 @@ func TestImageNotYet(t *testing.T) {
 	if code != ExitUsage || !strings.Contains(errOut, `unknown command "bild" for "cloud-compose image"`) || !strings.Contains(errOut, "Did you mean this?\n\tbuild") {
 		t.Errorf("image bild: exit %d\n%s", code, errOut)
 	}
+	_, errOut, code = run(t, "image", "bake")
+	if code != ExitUsage || !strings.Contains(errOut, `unknown command "bake" for "cloud-compose image"`) {
+		t.Errorf("image bake: exit %d\n%s", code, errOut)
+	}
 	out, _, code := run(t, "image")
 	if code != 0 || !strings.Contains(out, "cloud-compose image [command]") || strings.Contains(out, "cloud-compose image [flags]") {
 		t.Errorf("image alone: exit %d\n%s", code, out)
 	}
-	for _, c := range []string{"build", "import", "ls"} {
+	for _, c := range []string{"build", "up", "down", "ls", "import"} {
 		if !strings.Contains(out, "  "+c+" ") {
 			t.Errorf("image help lacks %s:\n%s", c, out)
 		}
@@ -203,21 +226,41 @@ func TestImageBuiltInBeatsPlugin(t *testing.T) {
 	}
 }
 
-// Through the binary: `image up -o json` prints the error document, exit 2.
-func TestIntegrationImageNotYetJSON(t *testing.T) {
+// Through the binary: `image up -o json` with bad input prints the error
+// document with the problem's position, exit 2.
+func TestIntegrationImageUpErrorJSON(t *testing.T) {
 	if testing.Short() {
 		t.Skip("integration test: runs the binary")
 	}
-	dir := writeProject(t, map[string]string{"cloud-compose.yml": imageOnlyConfig})
+	dir := writeProject(t, map[string]string{"cloud-compose.yml": strings.Replace(imageOnlyConfig, "version: 1.10", "version: '1.10'", 1)})
 	out, errOut, code := runBinary(t, dir, nil, "image", "up", "--no-cloud-init", "-o", "json")
 	var doc struct {
 		Error struct {
 			Message  string `json:"message"`
 			ExitCode int    `json:"exit_code"`
+			Problems []struct {
+				Line int    `json:"line"`
+				Key  string `json:"key"`
+			} `json:"problems"`
 		} `json:"error"`
 	}
 	if code != ExitUsage || json.Unmarshal([]byte(out), &doc) != nil || doc.Error.ExitCode != ExitUsage ||
-		!strings.HasPrefix(doc.Error.Message, "image up: not built yet in this version;") {
+		len(doc.Error.Problems) != 1 || doc.Error.Problems[0].Key != "image.aws" || doc.Error.Problems[0].Line != 6 ||
+		!strings.Contains(doc.Error.Message, "has no subnet") {
 		t.Errorf("exit %d\nstdout: %s\nstderr: %s", code, out, errOut)
+	}
+}
+
+// The examples' image: sections are valid and render: what their READMEs
+// run first.
+func TestExampleImageSections(t *testing.T) {
+	for dir, want := range map[string]string{
+		"../../examples/quickstart":  "# Bake script of quickstart-base:1, rendered by `cloud-compose image up`.",
+		"../../examples/ec2-mongodb": "docker pull washpost/mongodb:3.6",
+	} {
+		out, errOut, code := run(t, "-C", dir, "image", "build")
+		if code != 0 || !strings.Contains(out, want) || errOut != "" {
+			t.Errorf("%s: image build: exit %d\n%s\n%s", dir, code, out, errOut)
+		}
 	}
 }

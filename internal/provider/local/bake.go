@@ -3,6 +3,7 @@ package local
 import (
 	"bufio"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -106,7 +107,16 @@ func Bake(ctx context.Context, opts BakeOptions) (provider.Image, error) {
 			}
 		}
 		step("running image.sh")
-		reason, err := runBakeScript(ctx, script, root, id, logf, progress, opts.Grace)
+		runFile := filepath.Join(dir, bakeRunFile)
+		defer os.Remove(runFile)
+		started := func(pgid int) error {
+			b, err := json.Marshal(bakeRun{Name: opts.Name, PGID: pgid, Root: root})
+			if err != nil {
+				return err
+			}
+			return os.WriteFile(runFile, b, 0o600)
+		}
+		reason, err := runBakeScript(ctx, script, root, id, logf, progress, opts.Grace, started)
 		if err != nil {
 			return fmt.Errorf("bake %s: %w", opts.Name, err)
 		}
@@ -121,7 +131,9 @@ func Bake(ctx context.Context, opts BakeOptions) (provider.Image, error) {
 
 // runBakeScript runs bash script in root in a process group of its own and
 // waits for it; reason is "" when it exited 0, else how it ended.
-func runBakeScript(ctx context.Context, script, root, id string, logf *os.File, progress func(string), grace time.Duration) (reason string, err error) {
+// started records the script's process group once it runs (the bake's
+// run file, which `image down` reads).
+func runBakeScript(ctx context.Context, script, root, id string, logf *os.File, progress func(string), grace time.Duration, started func(pgid int) error) (reason string, err error) {
 	if grace <= 0 {
 		grace = DefaultGrace
 	}
@@ -148,6 +160,11 @@ func runBakeScript(ctx context.Context, script, root, id string, logf *os.File, 
 	}
 	pw.Close()
 	pgid := cmd.Process.Pid
+	if err := started(pgid); err != nil {
+		_ = syscall.Kill(-pgid, syscall.SIGKILL)
+		_ = cmd.Wait()
+		return "", fmt.Errorf("record the bake: %w", err)
+	}
 
 	copied := make(chan struct{})
 	go func() {

@@ -157,7 +157,7 @@ func resolveImage(t *txn, ref string, running []string, upgrade bool) (img image
 		}
 	}
 	sortImages(named)
-	return named[0], "newest, imported " + named[0].Created.Format(time.RFC3339), nil
+	return named[0], "newest, created " + named[0].Created.Format(time.RFC3339), nil
 }
 
 // imageByID returns the image a launch spec names, from the store.

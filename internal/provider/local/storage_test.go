@@ -100,8 +100,8 @@ exec sleep 600
 		how      string
 	}{
 		{"the cluster's image", observed, false, v1.ID, "the image the cluster runs"},
-		{"upgrade", observed, true, v2.ID, "newest, imported "},
-		{"new cluster: newest", nil, false, v2.ID, "newest, imported "},
+		{"upgrade", observed, true, v2.ID, "newest, created "},
+		{"new cluster: newest", nil, false, v2.ID, "newest, created "},
 	} {
 		res, err := p.Resolve(ctx, provider.ClusterID{Name: "img"}, tc.observed, provider.ResolveOptions{UpOptions: provider.UpOptions{UpgradeImage: tc.upgrade}})
 		if err != nil {

@@ -29,12 +29,15 @@ type Options struct {
 	Drop float64
 	// Seed seeds the choice of the calls to drop.
 	Seed int64
-	// EC2 supplies two documented EC2 behaviours that moto lacks:
+	// EC2 supplies three documented EC2 behaviours that moto lacks:
 	// RunInstances is idempotent per ClientToken (a retry with the token of
 	// a call that succeeded gets that call's answer and launches nothing;
-	// "Ensuring idempotency in Amazon EC2 API requests"), and a private IP
+	// "Ensuring idempotency in Amazon EC2 API requests"), a private IP
 	// that is taken is answered 400 InvalidIPAddress.InUse (moto answers
-	// 500, which clients retry).
+	// 500, which clients retry), and CreateImage tags the new image's
+	// snapshots with a TagSpecification of ResourceType snapshot (moto
+	// 5.2.5 raises NotImplementedError, a 500; the proxy passes the image's
+	// spec on and tags the snapshots itself once the image exists).
 	EC2 bool
 	// Latency, when set, delays each call by what it returns.
 	Latency func(action string) time.Duration
@@ -142,6 +145,10 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			}
 		}
 	}
+	var snapshotTags url.Values
+	if act == "CreateImage" && p.opts.EC2 {
+		body, snapshotTags = splitSnapshotTags(body)
+	}
 	a, err := p.forward(r, body)
 	if err != nil {
 		http.Error(w, "awstest proxy: "+err.Error(), http.StatusBadGateway)
@@ -149,6 +156,11 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	if act == "RunInstances" && p.opts.EC2 {
 		a = p.runInstances(form, a)
+	}
+	if len(snapshotTags) > 0 && a.status == http.StatusOK {
+		if err := p.tagImageSnapshots(r, a.body, snapshotTags); err != nil {
+			a = xmlError(http.StatusInternalServerError, "InternalError", "awstest proxy: tag the image's snapshots: "+err.Error())
+		}
 	}
 	p.answer(w, act, a)
 }
@@ -234,6 +246,117 @@ func (p *Proxy) forward(r *http.Request, body []byte) (answer, error) {
 		return answer{}, err
 	}
 	return answer{status: resp.StatusCode, header: resp.Header.Clone(), body: b}, nil
+}
+
+// splitSnapshotTags takes the TagSpecification of ResourceType snapshot
+// out of a CreateImage request: the request without it (the other specs
+// renumbered from 1) and its tags as CreateTags parameters (Tag.N.Key,
+// Tag.N.Value), nil when there is none.
+func splitSnapshotTags(body []byte) ([]byte, url.Values) {
+	form, err := url.ParseQuery(string(body))
+	if err != nil {
+		return body, nil
+	}
+	specs := map[int]url.Values{}
+	rest := url.Values{}
+	for k, vs := range form {
+		var n int
+		var field string
+		if _, err := fmt.Sscanf(k, "TagSpecification.%d.", &n); err == nil && strings.HasPrefix(k, fmt.Sprintf("TagSpecification.%d.", n)) {
+			field = strings.TrimPrefix(k, fmt.Sprintf("TagSpecification.%d.", n))
+			if specs[n] == nil {
+				specs[n] = url.Values{}
+			}
+			specs[n][field] = vs
+			continue
+		}
+		rest[k] = vs
+	}
+	var tags url.Values
+	nums := make([]int, 0, len(specs))
+	for n := range specs {
+		nums = append(nums, n)
+	}
+	sort.Ints(nums)
+	next := 1
+	for _, n := range nums {
+		s := specs[n]
+		if s.Get("ResourceType") == "snapshot" {
+			tags = url.Values{}
+			for k, vs := range s {
+				if strings.HasPrefix(k, "Tag.") {
+					tags[k] = vs
+				}
+			}
+			continue
+		}
+		for k, vs := range s {
+			rest[fmt.Sprintf("TagSpecification.%d.%s", next, k)] = vs
+		}
+		next++
+	}
+	if tags == nil {
+		return body, nil
+	}
+	return []byte(rest.Encode()), tags
+}
+
+// tagImageSnapshots tags the snapshots of the image a CreateImage answer
+// names, with DescribeImages and CreateTags at the endpoint (the request's
+// headers, so the same account and region).
+func (p *Proxy) tagImageSnapshots(r *http.Request, answerBody []byte, tags url.Values) error {
+	id := xmlValues(answerBody, "imageId")
+	if len(id) == 0 {
+		return fmt.Errorf("no imageId in the CreateImage answer")
+	}
+	call := func(params url.Values) ([]byte, error) {
+		params.Set("Version", "2016-11-15")
+		a, err := p.forward(r, []byte(params.Encode()))
+		if err != nil {
+			return nil, err
+		}
+		if a.status != http.StatusOK {
+			return nil, fmt.Errorf("%s: HTTP %d: %s", params.Get("Action"), a.status, a.body)
+		}
+		return a.body, nil
+	}
+	desc, err := call(url.Values{"Action": {"DescribeImages"}, "ImageId.1": {id[0]}})
+	if err != nil {
+		return err
+	}
+	snaps := xmlValues(desc, "snapshotId")
+	if len(snaps) == 0 {
+		return nil
+	}
+	params := url.Values{"Action": {"CreateTags"}}
+	for i, s := range snaps {
+		params.Set(fmt.Sprintf("ResourceId.%d", i+1), s)
+	}
+	for k, vs := range tags {
+		params[k] = vs
+	}
+	_, err = call(params)
+	return err
+}
+
+// xmlValues returns the text of every <name>…</name> in an EC2 answer.
+func xmlValues(body []byte, name string) []string {
+	var out []string
+	s := string(body)
+	open, end := "<"+name+">", "</"+name+">"
+	for {
+		i := strings.Index(s, open)
+		if i < 0 {
+			return out
+		}
+		s = s[i+len(open):]
+		j := strings.Index(s, end)
+		if j < 0 {
+			return out
+		}
+		out = append(out, strings.TrimSpace(s[:j]))
+		s = s[j+len(end):]
+	}
 }
 
 func xmlError(status int, code, msg string) answer {
