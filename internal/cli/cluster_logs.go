@@ -63,6 +63,8 @@ func (f *clusterLogsFlags) parse(g *globals, args []string) ([]string, error) {
 	fs.StringVarP(&g.output, "output", "o", g.output, "")
 	fs.BoolVarP(&g.verbose, "verbose", "v", g.verbose, "")
 	fs.BoolVar(&g.noColor, "no-color", g.noColor, "")
+	fs.StringVarP(&g.env, "env", "e", g.env, "")
+	fs.BoolVar(&g.strictEnv, "strict-env", g.strictEnv, "")
 	fs.BoolVarP(&f.follow, "follow", "f", false, "")
 	fs.IntVar(&f.tail, "tail", -1, "")
 	fs.BoolVarP(&f.help, "help", "h", false, "")

@@ -24,7 +24,8 @@ func newConfigCommand(g *globals) *cobra.Command {
 		Use:   "config [--explain [KEY]]",
 		Short: "Check cloud-compose.yml and print the effective configuration",
 		Long: `Reads cloud-compose.yml, merges the selected environment's overlays (-e),
-interpolates ${VAR} references, checks every key the tool reads, and prints
+interpolates ${VAR} references, checks every key the tool reads (cluster:
+and image:), and prints
 the result: YAML, or JSON with -o json. Values under secrets: (and keys that
 name a secret) are shown as <redacted>.
 
@@ -72,6 +73,17 @@ func (f *configFlags) run(g *globals, args []string) error {
 			for _, pr := range ce.Problems {
 				g.warnf("%s (cluster up and plan refuse this)", pr)
 			}
+		}
+	}
+	if _, _, ok := p.doc.Section("image"); ok {
+		img, err := config.LoadImage(p.doc)
+		if img != nil {
+			for _, w := range img.Warnings {
+				g.warnf("%s", w)
+			}
+		}
+		if err != nil {
+			return err
 		}
 	}
 	if f.explain {

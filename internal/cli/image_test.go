@@ -264,3 +264,18 @@ func TestExampleImageSections(t *testing.T) {
 		}
 	}
 }
+
+// `config` checks the image: section too: a problem exits 2 with its
+// position, a near miss is a warning.
+func TestConfigChecksImage(t *testing.T) {
+	dir := writeProject(t, map[string]string{"cloud-compose.yml": "image:\n  name: 'a b'\n  version: '1'\n  search_path: [templates]\n"})
+	_, errOut, code := run(t, "-C", dir, "config")
+	if code != ExitUsage || !strings.Contains(errOut, "cloud-compose.yml:2:9: image.name:") {
+		t.Errorf("config: exit %d\n%s", code, errOut)
+	}
+	dir = writeProject(t, map[string]string{"cloud-compose.yml": "image:\n  name: ab\n  version: '1'\n  search_path: [templates]\n  aws:\n    instance_typ: t3.micro\n"})
+	out, errOut, code := run(t, "-C", dir, "config")
+	if code != 0 || !strings.Contains(errOut, "image.aws.instance_typ") || !strings.Contains(out, "name: ab") {
+		t.Errorf("config: exit %d\n%s\n%s", code, out, errOut)
+	}
+}

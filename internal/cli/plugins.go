@@ -20,7 +20,7 @@ import (
 const PluginPrefix = "cloud-compose-"
 
 // valueFlags are the global flags that take a value.
-var valueFlags = map[string]bool{"-C": true, "--dir": true, "-f": true, "--file": true, "-o": true, "--output": true}
+var valueFlags = map[string]bool{"-C": true, "--dir": true, "-f": true, "--file": true, "-o": true, "--output": true, "-e": true, "--env": true}
 
 // externalPlugin finds the first word of args that is not a global flag;
 // ok when it names no built-in command.
@@ -87,6 +87,10 @@ func runExternal(ctx context.Context, g *globals, args []string, name string, re
 			return err
 		}
 		env = append(env, "CLOUD_COMPOSE_CONFIG="+p.path, "CLOUD_COMPOSE_PLUGIN_CONFIG="+string(js))
+	}
+	if e := g.environment(); e != "" {
+		// the plugin sees the environment -e selected, as the commands do
+		env = append(env, EnvVar+"="+e)
 	}
 	cmd := exec.CommandContext(ctx, bin, rest...)
 	cmd.Dir = g.dir

@@ -45,10 +45,6 @@ type globals struct {
 
 func (g *globals) json() bool { return g.output == OutputJSON }
 
-// -e/--env takes a value: the search for an external plugin's name in
-// front of the command (externalPlugin) must skip it.
-func init() { valueFlags["-e"], valueFlags["--env"] = true, true }
-
 // Version is set at build time (-ldflags "-X ...cli.Version=v1.2.3"); it
 // falls back to the module version Go recorded.
 var Version = ""
