@@ -49,6 +49,9 @@ func writeEnvProject(t *testing.T) string {
 // project's variables, plus env.
 func runEnv(t *testing.T, dir string, env []string, args ...string) result {
 	t.Helper()
+	if testing.Short() {
+		t.Skip("integration test: runs the binary (not built under -short)")
+	}
 	cmd := exec.Command(binary, append([]string{"-C", dir}, args...)...)
 	cmd.Dir = dir
 	for _, kv := range os.Environ() {

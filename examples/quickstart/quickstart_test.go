@@ -64,6 +64,20 @@ func newQuickstart(t *testing.T, edit func(string) string) *quickstart {
 	if err := os.WriteFile(filepath.Join(q.dir, "cloud-compose.yml"), []byte(src), 0o644); err != nil {
 		t.Fatal(err)
 	}
+	// the environments, on the test's addresses too
+	envs, _ := filepath.Glob(filepath.Join("environments", "*.yml"))
+	for _, f := range envs {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.MkdirAll(filepath.Join(q.dir, "environments"), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(q.dir, f), []byte(strings.ReplaceAll(string(b), "127.0.0.", prefix)), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
 	for _, name := range []string{"cluster.sh", "image.sh"} {
 		script, err := os.ReadFile(filepath.Join("templates", name))
 		if err != nil {

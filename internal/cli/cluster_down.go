@@ -131,7 +131,7 @@ func (f *clusterDownFlags) down(ctx context.Context, g *globals, e *cluster.Engi
 				fmt.Fprintf(g.streams.Out, "auto scaling group %s scaled to 0\n", res.Group)
 			}
 			for _, i := range res.Terminated {
-				fmt.Fprintf(g.streams.Out, "%s %s %s (%s)\n", verb, i.ID, instanceName(e.Cluster.Name, i), dash(i.IP))
+				fmt.Fprintf(g.streams.Out, "%s %s %s (%s)\n", verb, i.ID, instanceName(e.ID, i), dash(i.IP))
 			}
 		}
 	}

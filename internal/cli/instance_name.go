@@ -8,12 +8,12 @@ import (
 // instanceName is how down names an instance: <cluster>-<node id> for a
 // node's; for an instance with no node id (an auto scaling group's member)
 // its Name tag, else the cluster name.
-func instanceName(clusterName string, i provider.Instance) string {
+func instanceName(id provider.ClusterID, i provider.Instance) string {
 	if i.NodeID != "" {
-		return cluster.NodeName(clusterName, i.NodeID)
+		return cluster.NodeName(id, i.NodeID)
 	}
 	if n := i.Tags[provider.TagName]; n != "" {
 		return n
 	}
-	return clusterName
+	return id.Qualified()
 }

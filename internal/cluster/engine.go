@@ -47,7 +47,7 @@ func New(c *config.Cluster, r *render.Renderer, p provider.Provider, log *slog.L
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	return &Engine{Cluster: c, Renderer: r, Provider: p, ID: provider.ClusterID{Name: c.Name}, Log: log}
+	return &Engine{Cluster: c, Renderer: r, Provider: p, ID: provider.ClusterID{Name: c.Name, Env: c.Env}, Log: log}
 }
 
 // Actions a node can go through in `up`.
@@ -138,8 +138,11 @@ var ErrNodesFailed = errors.New("some nodes failed")
 // the cluster's health check (kept nodes included).
 var ErrUnhealthy = errors.New("some nodes are unhealthy")
 
-// NodeName is the Name tag of a node's instance, as the original named it.
-func NodeName(cluster, node string) string { return provider.NodeName(cluster, node) }
+// NodeName is the Name tag of a node's instance, as the original named it
+// (<cluster>-<env>-<node> in an environment).
+func NodeName(cluster provider.ClusterID, node string) string {
+	return provider.NodeName(cluster, node)
+}
 
 // check is the cluster's health check, if it has one.
 func (e *Engine) check() *health.Check {

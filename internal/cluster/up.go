@@ -283,7 +283,7 @@ func (u *upRun) classify(ctx context.Context, observed []provider.Instance) {
 	e := u.e
 	chk := e.check()
 	for i, n := range e.Cluster.Nodes() {
-		r := NodeResult{ID: n.ID, Name: NodeName(e.Cluster.Name, n.ID), IP: n.IP}
+		r := NodeResult{ID: n.ID, Name: NodeName(e.ID, n.ID), IP: n.IP}
 		m := provider.MatchNode(observed, n)
 		if len(m.Duplicates) > 0 && chk != nil {
 			m = keepHealthy(ctx, chk, m)

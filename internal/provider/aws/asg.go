@@ -27,7 +27,7 @@ var TerminationPolicies = []string{"OldestLaunchTemplate", "OldestInstance", "De
 
 // groupName names the auto scaling group and its launch template: the
 // cluster name, as the original.
-func (p *ec2Provider) groupName() string { return p.clusterName() }
+func (p *ec2Provider) groupName() string { return p.id().Qualified() }
 
 // groupSize is len(subnets) × redundancy.
 func (p *ec2Provider) groupSize() int {
@@ -43,7 +43,7 @@ func (p *ec2Provider) groupSize() int {
 func (p *ec2Provider) groupTags(cluster provider.ClusterID, user []config.KeyValue) []ec2types.Tag {
 	tags := []ec2types.Tag{
 		{Key: aws.String(provider.TagCluster), Value: aws.String(p.clusterName())},
-		{Key: aws.String(provider.TagName), Value: aws.String(p.clusterName())},
+		{Key: aws.String(provider.TagName), Value: aws.String(p.id().Qualified())},
 	}
 	taken := map[string]bool{provider.TagCluster: true, provider.TagName: true, provider.TagEnv: cluster.Env != ""}
 	for _, kv := range user {

@@ -64,7 +64,7 @@ func (p *ec2Provider) ensureInstanceProfile(ctx context.Context, policy string) 
 
 // profileName names the cluster's role, instance profile and inline
 // policy: the cluster name, as the original.
-func (p *ec2Provider) profileName() string { return p.clusterName() }
+func (p *ec2Provider) profileName() string { return p.id().Qualified() }
 
 func hasRole(ip *iamtypes.InstanceProfile, role string) bool {
 	if ip == nil {

@@ -203,6 +203,11 @@ func (p *ec2Provider) parallel() int {
 // clusterName is the cluster's name as tags, the group and IAM use it.
 func (p *ec2Provider) clusterName() string { return p.cluster.Name }
 
+// id is the cluster and its environment.
+func (p *ec2Provider) id() provider.ClusterID {
+	return provider.ClusterID{Name: p.cluster.Name, Env: p.cluster.Env}
+}
+
 // GroupMode reports whether the cluster runs as an auto scaling group.
 func (p *ec2Provider) GroupMode() bool { return p.aws.ASG != nil }
 

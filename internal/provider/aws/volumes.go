@@ -116,9 +116,11 @@ func (p *ec2Provider) findSnapshots(ctx context.Context, rootDevice, cluster str
 			return nil, wrapErr("find snapshots of cluster "+cluster, err)
 		}
 		for _, s := range page.Snapshots {
-			dev, vpc, node := "", "", ""
+			dev, vpc, node, env := "", "", "", ""
 			for _, t := range s.Tags {
 				switch aws.ToString(t.Key) {
+				case provider.TagEnv:
+					env = aws.ToString(t.Value)
 				case "DeviceName":
 					dev = aws.ToString(t.Value)
 				case TagVPC:
@@ -126,6 +128,11 @@ func (p *ec2Provider) findSnapshots(ctx context.Context, rootDevice, cluster str
 				case provider.TagNode:
 					node = aws.ToString(t.Value)
 				}
+			}
+			// this cluster's own: only its environment's (an untagged
+			// snapshot is the default environment's, as the original's)
+			if vpcs != nil && env != p.cluster.Env {
+				continue
 			}
 			if vpcs != nil && vpc != "" && !asked {
 				v, err := vpcs(ctx)

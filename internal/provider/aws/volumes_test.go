@@ -202,7 +202,7 @@ func TestRunInstancesInput(t *testing.T) {
 			}
 			tags[aws.ToString(tg.Key)] = aws.ToString(tg.Value)
 		}
-		for k, v := range map[string]string{"ClusterName": "unit", "Name": "unit-a", "team": "data", provider.TagNode: "a", provider.TagEnv: "prod", provider.TagGeneration: "7"} {
+		for k, v := range map[string]string{"ClusterName": "unit", "Name": "unit-prod-a", "team": "data", provider.TagNode: "a", provider.TagEnv: "prod", provider.TagGeneration: "7"} {
 			if tags[k] != v {
 				t.Errorf("%s tag %s = %q, want %q", ts.ResourceType, k, tags[k], v)
 			}
