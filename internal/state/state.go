@@ -161,3 +161,23 @@ type Backend interface {
 	// Close releases the backend's resources (connections).
 	Close() error
 }
+
+// GroupMembers are the members of one node group as `cluster converge`
+// last set them: the node ids (NAME-0, NAME-3, …), so that later `up`,
+// `plan` and `rollout` keep them instead of the config's `count`.
+type GroupMembers struct {
+	Group   string    `json:"group"`
+	Members []string  `json:"members"`
+	Event   string    `json:"event"` // the journal event that set them
+	Updated time.Time `json:"updated"`
+}
+
+// GroupStore keeps node-group members; a backend without it cannot
+// record converge's counts (found by type assertion, as Locker is).
+type GroupStore interface {
+	// PutGroupMembers replaces the members recorded for g.Group.
+	PutGroupMembers(ctx context.Context, key Key, g GroupMembers) error
+	// GroupMembers returns every group's recorded members, by group name
+	// order; none recorded: an empty slice and no error.
+	GroupMembers(ctx context.Context, key Key) ([]GroupMembers, error)
+}
