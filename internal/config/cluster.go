@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"go.yaml.in/yaml/v3"
+
+	"github.com/cloud-compose/cloud-compose-go/internal/hardware"
 )
 
 // Defaults of the keys the tool reads; the same as the Python original's.
@@ -53,6 +55,10 @@ type Cluster struct {
 
 	node *yaml.Node
 	doc  *Document
+	// groups are `cluster.groups` by name; members what converge
+	// recorded (SetGroupMembers).
+	groups  map[string]*Group
+	members map[string][]string
 }
 
 // KeyValue is one entry of an ordered string mapping.
@@ -123,11 +129,14 @@ const (
 
 // AWS is `cluster.aws`.
 type AWS struct {
-	AMI                 string
-	AMIName             string
-	KeyPair             string
-	SecurityGroups      []string
-	InstanceType        string
+	AMI            string
+	AMIName        string
+	KeyPair        string
+	SecurityGroups []string
+	InstanceType   string
+	// Hardware is `aws.hardware`, what the nodes need instead of an
+	// instance_type (the provider resolves it to one); nil without.
+	Hardware            *hardware.Hardware
 	TerminateProtection bool
 	DetailedMonitoring  bool
 	Monitoring          bool
@@ -155,6 +164,9 @@ type Local struct {
 	Nodes               []Node
 	Tags                []KeyValue
 	TerminateProtection bool
+	// Network is `local.network`, the loopback range node-group members
+	// get their IPs from (recorded per node in the local store).
+	Network string
 }
 
 // Node is one static node.
@@ -163,7 +175,24 @@ type Node struct {
 	IP     string
 	Subnet string
 	EIP    string
-	Index  int // position in the nodes list
+	Index  int // position in the nodes list; -1 for a group's member
+
+	// A node group's member (Group != ""): its zone, and what the group
+	// (or its zone's overlay) sets instead of the provider section's.
+	Group        string
+	Zone         string
+	InstanceType string
+	Hardware     *hardware.Hardware
+	Tags         []KeyValue
+}
+
+// Path is where the node is configured, for messages: [provider nodes i]
+// or [groups NAME].
+func (n Node) Path(provider string) []string {
+	if n.Group != "" {
+		return []string{"groups", n.Group}
+	}
+	return []string{provider, "nodes", strconv.Itoa(n.Index)}
 }
 
 // Volume is one entry of `volumes`.
@@ -243,8 +272,10 @@ func LoadCluster(doc *Document) (*Cluster, error) {
 			Nodes:               nodes(lm),
 			Tags:                kvs(lm, "tags"),
 			TerminateProtection: boolean(lm, "terminate_protection", true),
+			Network:             str(lm, "network"),
 		}
 	}
+	c.groups = loadGroups(mapping(data, "groups"))
 	c.Provider = str(data, "provider")
 	if c.Provider == "" {
 		switch {
@@ -267,6 +298,7 @@ func LoadCluster(doc *Document) (*Cluster, error) {
 	c.checkProviders(p)
 	c.checkRollout(p)
 	c.checkLoadBalancer(p)
+	c.checkGroupsFit(p)
 	c.Warnings = p.warnings
 	return c, p.err()
 }
@@ -356,6 +388,7 @@ func loadAWS(am *Mapping) *AWS {
 		AMIName:             str(am, "ami_name"),
 		KeyPair:             str(am, "keypair"),
 		InstanceType:        strDefault(am, "instance_type", DefaultInstanceType),
+		Hardware:            loadHardware(mapping(am, "hardware")),
 		TerminateProtection: boolean(am, "terminate_protection", true),
 		DetailedMonitoring:  boolean(am, "detailed_monitoring", false),
 		Monitoring:          boolean(am, "monitoring", false),
@@ -365,6 +398,9 @@ func loadAWS(am *Mapping) *AWS {
 		InstancePolicy:      str(am, "instance_policy"),
 		Nodes:               nodes(am),
 		Volumes:             volumes(am),
+	}
+	if a.Hardware != nil && str(am, "instance_type") == "" {
+		a.InstanceType = "" // resolved from the hardware
 	}
 	switch sg := get(am, "security_groups").(type) {
 	case string:
@@ -704,6 +740,16 @@ func kvs(m *Mapping, key string) []KeyValue {
 // Nodes returns the static nodes of the cluster's provider section
 // (`aws.nodes` or `local.nodes`).
 func (c *Cluster) Nodes() []Node {
+	static := c.staticNodes()
+	members := c.groupNodes()
+	if len(members) == 0 {
+		return static
+	}
+	return append(append([]Node(nil), static...), members...)
+}
+
+// staticNodes are the nodes listed under the provider section.
+func (c *Cluster) staticNodes() []Node {
 	switch {
 	case c.Provider == "aws" && c.AWS != nil:
 		return c.AWS.Nodes

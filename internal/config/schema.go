@@ -305,6 +305,7 @@ var clusterSpec = &spec{kind: kMap, required: true, fields: map[string]*spec{
 		"drain":         {kind: kDuration, check: checkDuration(false, "drain")},
 		"target_groups": {kind: kList, elem: &spec{kind: kString}},
 	}},
+	"groups": {kind: kAny, check: checkGroups},
 	"logging": {kind: kMap, open: true, fields: map[string]*spec{
 		"driver": {kind: kString},
 		"meta": {kind: kMap, open: true, fields: map[string]*spec{
@@ -318,6 +319,7 @@ var clusterSpec = &spec{kind: kMap, required: true, fields: map[string]*spec{
 		"keypair":              {kind: kString},
 		"security_groups":      {kind: kStrList},
 		"instance_type":        {kind: kString, check: checkInstanceType},
+		"hardware":             hardwareSpec,
 		"terminate_protection": {kind: kBool},
 		"detailed_monitoring":  {kind: kBool},
 		"monitoring":           {kind: kBool},
@@ -344,6 +346,7 @@ var clusterSpec = &spec{kind: kMap, required: true, fields: map[string]*spec{
 		"nodes":                {kind: kList, elem: nodeSpec()},
 		"tags":                 {kind: kScalarMap},
 		"terminate_protection": {kind: kBool},
+		"network":              {kind: kString, check: checkNetwork},
 	}},
 }}
 
@@ -360,6 +363,9 @@ func (s *spec) validate(n *yaml.Node, path string, p *problems) {
 	}
 	switch s.kind {
 	case kAny:
+		if s.check != nil {
+			s.check(n, path, p)
+		}
 	case kString, kIP, kJSON:
 		if n.Kind != yaml.ScalarNode {
 			p.add(n, path, "must be a string, not %s", kindName(n))
