@@ -10,6 +10,9 @@
 //	lock.json        the holder's state.LockInfo, written beside it
 //	events.jsonl     the journal: one JSON event per line, appended
 //	generations/N.json  one file per generation (temp file + rename)
+//	groups.json      node-group members (state.GroupStore): every group's
+//	                 record, by group name, in one file (temp file + rename)
+//	groups.lock      an empty file, flocked while groups.json is rewritten
 //
 // Every file is 0600: generations hold user data and environment values.
 //
@@ -56,6 +59,9 @@
 //
 // A generation is written to a temp file, fsynced and renamed over
 // generations/N.json, so a reader sees the old or the new record, whole.
+// groups.json is written the same way; PutGroupMembers reads, changes and
+// renames it under an flock on groups.lock, so that writers of different
+// groups at once (as of different generations) all keep theirs.
 package file
 
 import (

@@ -215,6 +215,9 @@ func TestModes(t *testing.T) {
 	if err := b.PutGeneration(ctx, key, state.Generation{Number: 1, State: state.GenActive}); err != nil {
 		t.Fatal(err)
 	}
+	if err := b.PutGroupMembers(ctx, key, state.GroupMembers{Group: "web", Members: []string{"web-0"}}); err != nil {
+		t.Fatal(err)
+	}
 	want := map[string]fs.FileMode{
 		"":                               0o700 | fs.ModeDir,
 		"web@staging":                    0o700 | fs.ModeDir,
@@ -223,6 +226,8 @@ func TestModes(t *testing.T) {
 		"web@staging/events.jsonl":       0o600,
 		"web@staging/generations":        0o700 | fs.ModeDir,
 		"web@staging/generations/1.json": 0o600,
+		"web@staging/groups.json":        0o600,
+		"web@staging/groups.lock":        0o600,
 	}
 	var seen int
 	err = filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
@@ -331,6 +336,12 @@ func TestKeyNames(t *testing.T) {
 		if err := b.PutEvent(ctx, key, state.Event{ID: "x"}); err == nil {
 			t.Errorf("PutEvent(%+v): no error", key)
 		}
+		if err := b.PutGroupMembers(ctx, key, state.GroupMembers{Group: "web"}); err == nil {
+			t.Errorf("PutGroupMembers(%+v): no error", key)
+		}
+		if _, err := b.GroupMembers(ctx, key); err == nil {
+			t.Errorf("GroupMembers(%+v): no error", key)
+		}
 	}
 }
 
@@ -368,6 +379,9 @@ func TestReadsCreateNothing(t *testing.T) {
 	}
 	if gens, err := b.Generations(ctx, key); err != nil || len(gens) != 0 {
 		t.Errorf("Generations: %v, %v", gens, err)
+	}
+	if groups, err := b.GroupMembers(ctx, key); err != nil || groups == nil || len(groups) != 0 {
+		t.Errorf("GroupMembers: %#v, %v; want an empty slice", groups, err)
 	}
 	if err := b.ForceUnlock(ctx, key, "x"); !errors.Is(err, state.ErrNoLock) {
 		t.Errorf("ForceUnlock: %v", err)

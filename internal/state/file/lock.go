@@ -36,6 +36,14 @@ func guard(ctx context.Context, dir string) (func(), error) {
 	if err != nil {
 		return nil, fmt.Errorf("state: %w", err)
 	}
+	return flockWait(ctx, f, "a process stopped while changing the lock?")
+}
+
+// flockWait takes an exclusive flock on f, waiting up to guardWait for
+// others, who hold it only briefly (busy says what may hold it longer).
+// The returned func releases it by closing f; on error f is closed.
+func flockWait(ctx context.Context, f *os.File, busy string) (func(), error) {
+	name := f.Name()
 	deadline := time.Now().Add(guardWait)
 	wait := 100 * time.Microsecond
 	for {
@@ -45,11 +53,11 @@ func guard(ctx context.Context, dir string) (func(), error) {
 		}
 		if !errors.Is(err, unix.EWOULDBLOCK) {
 			f.Close()
-			return nil, fmt.Errorf("state: flock %s: %w", dir, err)
+			return nil, fmt.Errorf("state: flock %s: %w", name, err)
 		}
 		if time.Now().After(deadline) {
 			f.Close()
-			return nil, fmt.Errorf("state: %s stayed busy for %s (a process stopped while changing the lock?)", dir, guardWait)
+			return nil, fmt.Errorf("state: %s stayed busy for %s (%s)", name, guardWait, busy)
 		}
 		select {
 		case <-ctx.Done():

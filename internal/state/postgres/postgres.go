@@ -21,12 +21,15 @@
 // unrelated locks exclude each other — never two holders of one lock —
 // with odds of about n²/2⁶⁵ for n keys.
 //
-// The journal (cloud_compose_events) and the generations
-// (cloud_compose_generations) are tables created on first use in the
-// connection's current schema (choose one with ?search_path=NAME), with
-// their version in cloud_compose_schema; migrations run in a transaction
-// under a transaction-level advisory lock, so clients starting at once do
-// not collide.
+// The journal (cloud_compose_events), the generations
+// (cloud_compose_generations) and the node-group members
+// (cloud_compose_groups, one row for every group) are tables created on
+// first use in the connection's current schema (choose one with
+// ?search_path=NAME), with their version in cloud_compose_schema;
+// migrations run in a transaction under a transaction-level advisory lock,
+// so clients starting at once do not collide, and a database of an older
+// schema gets the newer tables when a newer binary opens it (a binary
+// older than the database's schema refuses it: upgrade it).
 package postgres
 
 import (

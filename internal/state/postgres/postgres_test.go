@@ -11,6 +11,7 @@ import (
 	"net/url"
 	"os"
 	"os/exec"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -383,5 +384,115 @@ func TestLockKey(t *testing.T) {
 	}
 	if other := (&backend{schema: "other"}).lockKey(state.Key{Cluster: "web"}); other == b.lockKey(state.Key{Cluster: "web"}) {
 		t.Error("the schema is not part of the lock key")
+	}
+}
+
+// TestIntegrationMigrateFromVersion1: a database made by a binary that
+// knew only schema version 1 (no cloud_compose_groups) gets the groups
+// table when this binary opens it, and keeps what it had.
+func TestIntegrationMigrateFromVersion1(t *testing.T) {
+	location := freshSchema(t)
+	ctx := context.Background()
+	conn, err := pgx.Connect(ctx, location)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(ctx)
+	for _, q := range []string{
+		`CREATE TABLE cloud_compose_schema (version integer PRIMARY KEY, applied timestamptz NOT NULL DEFAULT now())`,
+		migrations[0],
+		`INSERT INTO cloud_compose_schema (version) VALUES (1)`,
+	} {
+		if _, err := conn.Exec(ctx, q); err != nil {
+			t.Fatal(err)
+		}
+	}
+	key := state.Key{Cluster: "old", Env: "prod"}
+	gen := state.Generation{Number: 1, State: state.GenActive, Event: "e1", Created: time.Now().UTC().Truncate(time.Second)}
+	data, _ := json.Marshal(gen)
+	if _, err := conn.Exec(ctx, `INSERT INTO cloud_compose_generations (cluster, env, number, state, data) VALUES ($1, $2, 1, $3, $4)`,
+		key.Cluster, key.Env, gen.State, string(data)); err != nil {
+		t.Fatal(err)
+	}
+
+	b := open(t, location)
+	rows, _ := conn.Query(ctx, `SELECT version FROM cloud_compose_schema ORDER BY version`)
+	versions, err := pgx.CollectRows(rows, pgx.RowTo[int])
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(versions) != len(migrations) || versions[len(versions)-1] != len(migrations) {
+		t.Fatalf("schema versions after opening a version 1 database: %v, want 1..%d", versions, len(migrations))
+	}
+	gens, err := b.Generations(ctx, key)
+	if err != nil || len(gens) != 1 || gens[0].Event != "e1" {
+		t.Fatalf("the version 1 generation after the migration: %+v, %v", gens, err)
+	}
+	gs := b.(state.GroupStore)
+	want := state.GroupMembers{Group: "web", Members: []string{"web-1", "web-0"}, Event: "e2", Updated: time.Now().UTC()}
+	if err := gs.PutGroupMembers(ctx, key, want); err != nil {
+		t.Fatalf("PutGroupMembers on a migrated database: %v", err)
+	}
+	got, err := gs.GroupMembers(ctx, key)
+	if err != nil || len(got) != 1 || got[0].Group != "web" || strings.Join(got[0].Members, ",") != "web-1,web-0" {
+		t.Fatalf("GroupMembers on a migrated database: %+v, %v", got, err)
+	}
+}
+
+// TestIntegrationGroupsByteOrder: groups come back in byte order (as the
+// other backends sort them), whatever the database's collation would say:
+// the test makes a database with an ICU en-US collation, which orders
+// "api_b" before "api-a" and "web" before "Web" (where the server cannot,
+// PostgreSQL before 15 or built without ICU, the test database's).
+func TestIntegrationGroupsByteOrder(t *testing.T) {
+	base := database(t)
+	location := base
+	ctx := context.Background()
+	conn, err := pgx.Connect(ctx, base)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(ctx)
+	name := "cc_icu_" + randomHex(4)
+	if _, err := conn.Exec(ctx, "CREATE DATABASE "+name+" TEMPLATE template0 LOCALE_PROVIDER icu ICU_LOCALE 'en-US' LOCALE 'C'"); err != nil {
+		t.Logf("no ICU database (%v): ordering in the test database's collation", err)
+	} else {
+		t.Cleanup(func() {
+			c, err := pgx.Connect(ctx, base)
+			if err != nil {
+				t.Error(err)
+				return
+			}
+			defer c.Close(ctx)
+			if _, err := c.Exec(ctx, "DROP DATABASE "+name+" WITH (FORCE)"); err != nil {
+				t.Error(err)
+			}
+		})
+		u, err := url.Parse(location)
+		if err != nil {
+			t.Fatal(err)
+		}
+		u.Path = "/" + name
+		location = u.String()
+	}
+	gs := open(t, location).(state.GroupStore)
+	key := state.Key{Cluster: "order"}
+	names := []string{"web1", "Web", "web-2", "web", "api_b", "api-a", "ÄPI"}
+	for _, n := range names {
+		if err := gs.PutGroupMembers(ctx, key, state.GroupMembers{Group: n}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	got, err := gs.GroupMembers(ctx, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var order []string
+	for _, g := range got {
+		order = append(order, g.Group)
+	}
+	slices.Sort(names)
+	if !slices.Equal(order, names) {
+		t.Errorf("GroupMembers order %q, want byte order %q", order, names)
 	}
 }

@@ -41,6 +41,15 @@ var migrations = []string{
 		data    json    NOT NULL,
 		PRIMARY KEY (cluster, env, number)
 	);`,
+	// 2: node-group members as converge last set them (state.GroupStore),
+	// one row for every group of a key; data is the state.GroupMembers.
+	`CREATE TABLE cloud_compose_groups (
+		cluster text NOT NULL,
+		env     text NOT NULL,
+		name    text NOT NULL,
+		data    json NOT NULL,
+		PRIMARY KEY (cluster, env, name)
+	);`,
 }
 
 // migrateLock is the transaction-level advisory lock key that serializes

@@ -5,6 +5,7 @@
 //	<prefix>/<cluster>[@env]/lock.json
 //	<prefix>/<cluster>[@env]/events/<inverted time>-<id>.json  (newest first)
 //	<prefix>/<cluster>[@env]/generations/<number>.json   (zero-padded)
+//	<prefix>/<cluster>[@env]/groups.json  (node-group members, every group)
 //
 // The lock is a conditional write: PutObject with If-None-Match: * creates
 // lock.json only if it does not exist (S3 answers 412 Precondition Failed,
@@ -19,6 +20,12 @@
 // clocks of the machines taking part need not agree. Unlock and
 // ForceUnlock delete with If-Match, so they never delete a lock that
 // someone else has taken since.
+//
+// groups.json (state.GroupStore) is rewritten whole for every group put:
+// read, changed and written back with If-Match on the ETag read (If-None-
+// Match: * when there was none), again from the read when another writer
+// came between, so that writers of different groups at once all keep
+// theirs.
 //
 // Every object is written with server-side encryption (SSE-S3, AES256;
 // SSE-KMS with ?kms_key_id=ARN): generations hold every node's full spec,

@@ -594,3 +594,81 @@ func TestIntegrationCorruptLock(t *testing.T) {
 		t.Errorf("the corrupt lock object is gone: %v", err)
 	}
 }
+
+// TestIntegrationGroupsRequestShape: groups.json is one object per key,
+// created with If-None-Match: * and rewritten with If-Match on the ETag
+// read, with server-side encryption; a writer whose read is out of date
+// reads again and keeps the other's group.
+func TestIntegrationGroupsRequestShape(t *testing.T) {
+	loc, _ := newLocation(t)
+	var rec recorder
+	cfg := testConfig(t, moto(t), rec.option)
+	b := open(t, loc, Options{Config: &cfg})
+	ctx := context.Background()
+	key := state.Key{Cluster: "groups", Env: "staging"}
+	path := "/" + strings.TrimPrefix(loc, "s3://") + "/groups@staging/groups.json"
+
+	web := state.GroupMembers{Group: "web", Members: []string{"web-0", "web-2"}, Event: "e1", Updated: time.Now().UTC()}
+	if err := b.PutGroupMembers(ctx, key, web); err != nil {
+		t.Fatal(err)
+	}
+	reqs := rec.take()
+	if len(reqs) != 2 || reqs[0].method != http.MethodGet || reqs[1].method != http.MethodPut || reqs[1].path != path {
+		t.Fatalf("first PutGroupMembers sent %v; want GET then PUT %s", reqs, path)
+	}
+	if h := reqs[1].header; h.Get("If-None-Match") != "*" || h.Get("If-Match") != "" || h.Get("X-Amz-Server-Side-Encryption") != "AES256" {
+		t.Errorf("create headers: If-None-Match %q, If-Match %q, SSE %q; want *, none, AES256",
+			h.Get("If-None-Match"), h.Get("If-Match"), h.Get("X-Amz-Server-Side-Encryption"))
+	}
+	obj, err := b.get(ctx, b.prefix+"/groups@staging/groups.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	rec.take()
+
+	worker := state.GroupMembers{Group: "worker", Members: []string{"worker-1"}, Event: "e2", Updated: time.Now().UTC()}
+	if err := b.PutGroupMembers(ctx, key, worker); err != nil {
+		t.Fatal(err)
+	}
+	reqs = rec.take()
+	if len(reqs) != 2 || reqs[1].method != http.MethodPut {
+		t.Fatalf("second PutGroupMembers sent %v; want GET then PUT", reqs)
+	}
+	if h := reqs[1].header; h.Get("If-Match") != obj.etag || h.Get("If-None-Match") != "" || h.Get("X-Amz-Server-Side-Encryption") != "AES256" {
+		t.Errorf("rewrite headers: If-Match %q, If-None-Match %q, SSE %q; want %s, none, AES256",
+			h.Get("If-Match"), h.Get("If-None-Match"), h.Get("X-Amz-Server-Side-Encryption"), obj.etag)
+	}
+
+	// Another writer changes the object between this writer's read and
+	// its write: the conditional write fails, and the writer reads again.
+	other := open(t, loc, Options{Config: &cfg})
+	raced := false
+	hook := func(s *middleware.Stack) error {
+		return s.Finalize.Add(middleware.FinalizeMiddlewareFunc("race", func(ctx context.Context, in middleware.FinalizeInput, next middleware.FinalizeHandler) (middleware.FinalizeOutput, middleware.Metadata, error) {
+			if req, ok := in.Request.(*smithyhttp.Request); ok && req.Method == http.MethodPut && !raced {
+				raced = true
+				if err := other.PutGroupMembers(ctx, key, state.GroupMembers{Group: "api", Members: []string{"api-0"}}); err != nil {
+					return middleware.FinalizeOutput{}, middleware.Metadata{}, err
+				}
+			}
+			return next.HandleFinalize(ctx, in)
+		}), middleware.After)
+	}
+	racyCfg := testConfig(t, moto(t), hook)
+	racy := open(t, loc, Options{Config: &racyCfg})
+	web.Members = []string{"web-2"}
+	if err := racy.PutGroupMembers(ctx, key, web); err != nil {
+		t.Fatal(err)
+	}
+	got, err := b.GroupMembers(ctx, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var names []string
+	for _, g := range got {
+		names = append(names, g.Group+"="+strings.Join(g.Members, ","))
+	}
+	if s := strings.Join(names, " "); s != "api=api-0 web=web-2 worker=worker-1" {
+		t.Errorf("groups after a raced write: %s; want api=api-0 web=web-2 worker=worker-1", s)
+	}
+}

@@ -2,8 +2,9 @@
 // contract (internal/state), in the style of Terraform's TestRemoteLocks:
 // Run exercises, through a Harness, what every backend (file, postgres,
 // s3) must do — locks that two clients contend for, the typed *LockError
-// that names the holder, ForceUnlock by id, the wait loop, the journal
-// and the generations, and a holder that goes away. It knows no backend's
+// that names the holder, ForceUnlock by id, the wait loop, the journal,
+// the generations, the node-group members (state.GroupStore, for backends
+// that have it), and a holder that goes away. It knows no backend's
 // internals; what differs between backends comes from the Harness.
 package statetest
 
@@ -86,6 +87,10 @@ func Run(t *testing.T, h Harness) {
 		{"JournalKeysIsolated", testJournalKeys},
 		{"GenerationsRoundTrip", testGenerations},
 		{"GenerationsKeysIsolated", testGenerationKeys},
+		{"GroupsRoundTrip", testGroups},
+		{"GroupsReplace", testGroupsReplace},
+		{"GroupsKeysIsolated", testGroupKeys},
+		{"GroupsConcurrentWriters", testGroupsConcurrent},
 		{"HolderGone", testHolderGone},
 	}
 	for _, c := range cases {
@@ -624,4 +629,148 @@ func testHolderGone(t *testing.T, s *suite) {
 		}
 	}
 	s.unlock(t, lk)
+}
+
+// groupStore is b's state.GroupStore; the case is skipped for a backend
+// without one (an optional capability, found by type assertion).
+func groupStore(t *testing.T, b state.Backend) state.GroupStore {
+	t.Helper()
+	gs, ok := b.(state.GroupStore)
+	if !ok {
+		t.Skipf("%T does not implement state.GroupStore", b)
+	}
+	return gs
+}
+
+func (s *suite) putGroup(t *testing.T, gs state.GroupStore, key state.Key, g state.GroupMembers) {
+	t.Helper()
+	if err := gs.PutGroupMembers(s.ctx, key, g); err != nil {
+		t.Fatalf("PutGroupMembers %s on %s: %v", g.Group, key, err)
+	}
+}
+
+// groups checks that gs returns want for key, by group name; none is an
+// empty slice, not nil.
+func (s *suite) groups(t *testing.T, gs state.GroupStore, key state.Key, want []state.GroupMembers) {
+	t.Helper()
+	got, err := gs.GroupMembers(s.ctx, key)
+	if err != nil {
+		t.Fatalf("GroupMembers(%s): %v", key, err)
+	}
+	if got == nil {
+		t.Errorf("GroupMembers(%s) = nil, want an empty slice when none are recorded", key)
+	}
+	if d := cmp.Diff(want, got, cmpopts.EquateEmpty()); d != "" {
+		t.Errorf("GroupMembers(%s), by group name (-want +got):\n%s", key, d)
+	}
+}
+
+// members returns a group's record as converge writes it: its node ids in
+// the order given, the event that set them, when (to the nanosecond, in a
+// zone other than UTC: a backend keeps the instant).
+func members(group string, ids ...string) state.GroupMembers {
+	return state.GroupMembers{
+		Group:   group,
+		Members: ids,
+		Event:   randomHex(8),
+		Updated: time.Now().Round(0).In(time.FixedZone("X", -3*3600)),
+	}
+}
+
+// testGroups: none recorded is an empty slice; groups put by any client
+// come back to every client by group name, whatever order they were put
+// in, each with its members in the order given, its event and its time.
+func testGroups(t *testing.T, s *suite) {
+	a, b := s.h.New(t), s.h.New(t)
+	ga, gb := groupStore(t, a), groupStore(t, b)
+	key := s.key("groups", "prod")
+	s.groups(t, ga, key, nil)
+	web := members("web", "web-3", "web-0", "web-10", "web-2")
+	worker := members("worker", "worker-1")
+	s.putGroup(t, ga, key, web)
+	s.putGroup(t, gb, key, worker)
+	s.groups(t, ga, key, []state.GroupMembers{web, worker})
+	api := members("api", "api-0", "api-1")
+	s.putGroup(t, ga, key, api)
+	s.groups(t, gb, key, []state.GroupMembers{api, web, worker})
+	if err := ga.PutGroupMembers(s.ctx, key, members("", "x-0")); err == nil {
+		t.Error("PutGroupMembers of a record without a group name: no error")
+	}
+	s.groups(t, ga, key, []state.GroupMembers{api, web, worker})
+}
+
+// testGroupsReplace: a put of a recorded group replaces its record (not
+// appended to it), from any client, and leaves the others; a group put
+// with no members keeps its (empty) record.
+func testGroupsReplace(t *testing.T, s *suite) {
+	a, b := s.h.New(t), s.h.New(t)
+	ga, gb := groupStore(t, a), groupStore(t, b)
+	key := s.key("replace", "")
+	web, worker := members("web", "web-0", "web-1", "web-2"), members("worker", "worker-0", "worker-1")
+	s.putGroup(t, ga, key, web)
+	s.putGroup(t, ga, key, worker)
+	web2 := members("web", "web-2", "web-5")
+	s.putGroup(t, gb, key, web2)
+	s.groups(t, ga, key, []state.GroupMembers{web2, worker})
+	worker2 := members("worker")
+	worker2.Members = []string{}
+	s.putGroup(t, ga, key, worker2)
+	s.groups(t, gb, key, []state.GroupMembers{web2, worker2})
+}
+
+// testGroupKeys: groups of one key are not another's: another cluster,
+// and the same cluster in another environment, see nothing of them.
+func testGroupKeys(t *testing.T, s *suite) {
+	gs := groupStore(t, s.h.New(t))
+	keys := []state.Key{s.key("web", ""), s.key("web", "staging"), s.key("db", "")}
+	want := map[state.Key][]state.GroupMembers{}
+	for i, k := range keys {
+		g := members("web", fmt.Sprintf("web-%d", i))
+		s.putGroup(t, gs, k, g)
+		want[k] = []state.GroupMembers{g}
+	}
+	for _, k := range keys {
+		s.groups(t, gs, k, want[k])
+	}
+	s.groups(t, gs, s.key("web", "prod"), nil)
+	s.groups(t, gs, s.key("cache", ""), nil)
+}
+
+// testGroupsConcurrent: two clients putting different groups of one key
+// at once all keep theirs (as two PutGeneration of different numbers do).
+func testGroupsConcurrent(t *testing.T, s *suite) {
+	const perWriter = 6
+	key := s.key("concurrent", "staging")
+	stores := []state.GroupStore{groupStore(t, s.h.New(t)), groupStore(t, s.h.New(t))}
+	want := make([]state.GroupMembers, 0, len(stores)*perWriter)
+	for w := range stores {
+		for i := range perWriter {
+			g := fmt.Sprintf("g%d-%02d", w, i)
+			want = append(want, members(g, g+"-0", g+"-1"))
+		}
+	}
+	var (
+		wg    sync.WaitGroup
+		start = make(chan struct{})
+		errs  = make([]error, len(stores))
+	)
+	for w, gs := range stores {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			<-start
+			for _, g := range want[w*perWriter : (w+1)*perWriter] {
+				if err := gs.PutGroupMembers(s.ctx, key, g); err != nil {
+					errs[w] = fmt.Errorf("writer %d, group %s: %w", w, g.Group, err)
+					return
+				}
+			}
+		}()
+	}
+	close(start)
+	wg.Wait()
+	if err := errors.Join(errs...); err != nil {
+		t.Fatal(err)
+	}
+	s.groups(t, stores[0], key, want)
 }
