@@ -116,6 +116,10 @@ type Resolution struct {
 	// be launched (e.g. an *IPInUseError), by node id: those nodes fail,
 	// the others launch.
 	Blocked map[string]error
+	// Hardware are, by node id, the instance types the nodes' `hardware:`
+	// resolved to (a HardwareResolver's choices; "" is the group in ASG
+	// mode). Spec takes the type from here; plan shows the reason.
+	Hardware map[string]HardwareChoice
 }
 
 // SnapshotChoice is the snapshot a volume starts from: the newest of the
