@@ -58,6 +58,10 @@ type Plan struct {
 	Image   string       `json:"image,omitempty"` // the resolved image, with how it was chosen
 	Changes []PlanChange `json:"changes"`
 	Summary PlanSummary  `json:"summary"`
+
+	// Hardware are the instance types nodes' `hardware:` resolved to (the
+	// provider's Resolution.Hardware), by node id.
+	Hardware map[string]provider.HardwareChoice `json:"hardware,omitempty"`
 }
 
 // Pending reports whether anything would change.
@@ -91,7 +95,7 @@ func (e *Engine) Plan(ctx context.Context, opts PlanOptions) (*Plan, error) {
 		return nil, err
 	}
 	nodes := e.Cluster.Nodes()
-	p := &Plan{Cluster: e.Cluster.Name, Env: e.ID.Env, Changes: []PlanChange{}}
+	p := &Plan{Cluster: e.Cluster.Name, Env: e.ID.Env, Hardware: r.Hardware, Changes: []PlanChange{}}
 	if r.Image.ID != "" {
 		p.Image = strings.TrimSpace(r.Image.ID + " " + imageNote(r))
 	}
