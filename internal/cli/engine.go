@@ -8,6 +8,7 @@ import (
 	"github.com/cloud-compose/cloud-compose-go/internal/cluster"
 	"github.com/cloud-compose/cloud-compose-go/internal/config"
 	"github.com/cloud-compose/cloud-compose-go/internal/provider"
+	"github.com/cloud-compose/cloud-compose-go/internal/state"
 )
 
 // engineOptions are provider options some commands set.
@@ -28,7 +29,38 @@ func (g *globals) openEngine(ctx context.Context, o engineOptions) (*cluster.Eng
 	}
 	e := cluster.New(p.cluster, p.render, prov, g.log)
 	e.Dir = p.dir
+	if len(p.cluster.Groups()) > 0 {
+		// the members converge recorded win over the config's counts
+		members, err := g.groupMembers(ctx, e)
+		if err != nil {
+			return nil, err
+		}
+		p.cluster.SetGroupMembers(members)
+	}
 	return e, nil
+}
+
+// groupMembers reads the node-group members converge recorded in the
+// cluster's coordinator (none recorded: an empty map).
+func (g *globals) groupMembers(ctx context.Context, e *cluster.Engine) (map[string][]string, error) {
+	b, key, err := g.openState(ctx, e)
+	if err != nil {
+		return nil, err
+	}
+	defer b.Close()
+	gs, ok := b.(state.GroupStore)
+	if !ok {
+		return map[string][]string{}, nil
+	}
+	recs, err := gs.GroupMembers(ctx, key)
+	if err != nil {
+		return nil, fmt.Errorf("read the node groups' members: %w", err)
+	}
+	out := map[string][]string{}
+	for _, r := range recs {
+		out[r.Group] = r.Members
+	}
+	return out, nil
 }
 
 // printJSON writes v as one indented JSON document to Out, with every

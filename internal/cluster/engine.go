@@ -129,6 +129,9 @@ type UpOptions struct {
 	provider.UpOptions
 	CloudInit bool // render and send the boot script (the original's --cloud-init)
 	Parallel  int
+	// Nodes, when set, limits up to these node ids (converge: the members
+	// it adds); the others are neither launched nor reported.
+	Nodes []string
 }
 
 // ErrNodesFailed is returned (wrapped) when some nodes could not be launched.

@@ -282,7 +282,15 @@ func (e *Engine) ensure(ctx context.Context) error {
 func (u *upRun) classify(ctx context.Context, observed []provider.Instance) {
 	e := u.e
 	chk := e.check()
-	for i, n := range e.Cluster.Nodes() {
+	only := map[string]bool{}
+	for _, id := range u.opts.Nodes {
+		only[id] = true
+	}
+	for _, n := range e.Cluster.Nodes() {
+		if len(only) > 0 && !only[n.ID] {
+			continue
+		}
+		i := len(u.res.Nodes)
 		r := NodeResult{ID: n.ID, Name: NodeName(e.ID, n.ID), IP: n.IP}
 		m := provider.MatchNode(observed, n)
 		if len(m.Duplicates) > 0 && chk != nil {

@@ -763,7 +763,7 @@ func (c *Cluster) staticNodes() []Node {
 // stays an integer), for templates' `_node_id`.
 func (c *Cluster) NodeIDValue(n Node) any {
 	sec := mapping(c.Data, c.Provider)
-	if l := list(sec, "nodes"); n.Index < len(l) {
+	if l := list(sec, "nodes"); n.Index >= 0 && n.Index < len(l) {
 		if nm, ok := l[n.Index].(*Mapping); ok {
 			if v, ok := nm.Get("id"); ok {
 				return v

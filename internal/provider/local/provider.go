@@ -209,6 +209,14 @@ func (p *localProvider) Launch(ctx context.Context, ls provider.LaunchSpec) (pro
 		return provider.Instance{}, fmt.Errorf("launch node %s: %w", ls.Node.ID, err)
 	}
 	ip := ls.Spec.IP
+	if ip == "" && ls.Node.Group != "" {
+		// a node-group member: its IP comes from local.network, recorded
+		// per node so that its replacements keep it (not part of the spec)
+		var err error
+		if ip, err = p.memberIP(ctx, ls.Cluster, ls.Node.ID); err != nil {
+			return fail(err)
+		}
+	}
 	if err := checkIP(ip); err != nil {
 		return fail(err)
 	}
@@ -259,7 +267,7 @@ func (p *localProvider) Launch(ctx context.Context, ls provider.LaunchSpec) (pro
 			if err != nil {
 				return err
 			}
-			claimed = p.newRecord(ls, img, specTag)
+			claimed = p.newRecord(ls, img, specTag, ip)
 			return attachVolumes(t, claimed, ls.Spec.Volumes)
 		})
 		if err != nil {
@@ -296,10 +304,10 @@ func (p *localProvider) Launch(ctx context.Context, ls provider.LaunchSpec) (pro
 	}
 }
 
-func (p *localProvider) newRecord(ls provider.LaunchSpec, img imageRecord, specTag string) *instanceRecord {
+func (p *localProvider) newRecord(ls provider.LaunchSpec, img imageRecord, specTag, ip string) *instanceRecord {
 	spec := &ls.Spec
 	return &instanceRecord{
-		ID: newID("i"), Cluster: ls.Cluster.Name, Env: ls.Cluster.Env, NodeID: ls.Node.ID, IP: spec.IP,
+		ID: newID("i"), Cluster: ls.Cluster.Name, Env: ls.Cluster.Env, NodeID: ls.Node.ID, IP: ip,
 		ImageID: img.ID, ImageName: img.Name, State: provider.Pending, Spec: specTag,
 		Protected: spec.Flags.TerminateProtection, Tags: tags(ls, specTag), Generation: ls.Generation,
 		Launched: time.Now().UTC(), Launcher: self(), Grace: p.grace, Hardware: spec.Hardware,

@@ -37,6 +37,7 @@ var (
 	bucketVolumes   = []byte("volumes")
 	bucketImages    = []byte("images")
 	bucketSnapshots = []byte("snapshots")
+	bucketAddresses = []byte("addresses") // node-group members' IPs (addresses.go)
 )
 
 // Dir returns the store directory: $CLOUD_COMPOSE_LOCAL_DIR, else
@@ -125,7 +126,7 @@ func (s *store) run(ctx context.Context, write bool, fn func(*txn) error) error 
 	body := func(tx *bolt.Tx) error { return fn(&txn{tx: tx}) }
 	if write {
 		return db.Update(func(tx *bolt.Tx) error {
-			for _, b := range [][]byte{bucketInstances, bucketVolumes, bucketImages, bucketSnapshots} {
+			for _, b := range [][]byte{bucketInstances, bucketVolumes, bucketImages, bucketSnapshots, bucketAddresses} {
 				if _, err := tx.CreateBucketIfNotExists(b); err != nil {
 					return err
 				}
