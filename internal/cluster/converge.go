@@ -324,7 +324,7 @@ func (e *Engine) ApplyConverge(ctx context.Context, p *ConvergePlan, opts UpOpti
 		for i, inst := range p.terminate {
 			ids[i] = inst.ID
 		}
-		if err := e.deregisterAll(ctx, p.terminate); err != nil {
+		if err := e.deregisterEach(ctx, p.terminate, true); err != nil {
 			return res, err
 		}
 		if err := e.Provider.Terminate(ctx, ids, true); err != nil {

@@ -83,6 +83,13 @@ func (e *Engine) deregister(ctx context.Context, inst provider.Instance) error {
 
 // deregisterAll drains every instance at once (down).
 func (e *Engine) deregisterAll(ctx context.Context, insts []provider.Instance) error {
+	return e.deregisterEach(ctx, insts, false)
+}
+
+// deregisterEach deregisters insts at once; with dead, also instances
+// that no longer run (a dead member converge removes: its target would
+// stay behind, unhealthy, forever).
+func (e *Engine) deregisterEach(ctx context.Context, insts []provider.Instance, dead bool) error {
 	if e.loadBalancer() == nil {
 		return nil
 	}
@@ -90,7 +97,7 @@ func (e *Engine) deregisterAll(ctx context.Context, insts []provider.Instance) e
 	var errs []error
 	var wg sync.WaitGroup
 	for _, inst := range insts {
-		if !inst.State.Live() {
+		if !inst.State.Live() && !(dead && inst.IP != "") {
 			continue
 		}
 		wg.Add(1)
