@@ -2,6 +2,7 @@ package cli
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -59,6 +60,11 @@ func registerNodeCompletions(c *cobra.Command, g *globals) {
 	}
 	if c.Name() == "logs" {
 		c.ValidArgsFunction = completeLogs
+	}
+	if c.Name() == "converge" || c.Name() == "plan" {
+		c.ValidArgsFunction = func(_ *cobra.Command, args []string, toComplete string) ([]cobra.Completion, cobra.ShellCompDirective) {
+			return groupCompletions(g.dir, g.file, g.environment(), args, toComplete), cobra.ShellCompDirectiveNoFileComp | cobra.ShellCompDirectiveNoSpace
+		}
 	}
 	if c.Name() == "rollback" {
 		_ = c.RegisterFlagCompletionFunc("to", func(_ *cobra.Command, _ []string, toComplete string) ([]cobra.Completion, cobra.ShellCompDirective) {
@@ -171,6 +177,28 @@ func envCompletions(dir, file, toComplete string) []cobra.Completion {
 		}
 		seen[e.Name] = true
 		out = append(out, cobra.CompletionWithDesc(e.Name, "environment, "+e.Where()))
+	}
+	return out
+}
+
+// groupCompletions are GROUP= for the node groups of the project not yet
+// among args, for converge and plan, each described by its count.
+func groupCompletions(dir, file, env string, args []string, toComplete string) []cobra.Completion {
+	c, _ := quietCluster(dir, file, env)
+	if c == nil {
+		return nil
+	}
+	given := map[string]bool{}
+	for _, a := range args {
+		name, _, _ := strings.Cut(a, "=")
+		given[name] = true
+	}
+	var out []cobra.Completion
+	for _, gr := range c.Groups() {
+		if given[gr.Name] || !strings.HasPrefix(gr.Name+"=", toComplete) {
+			continue
+		}
+		out = append(out, cobra.CompletionWithDesc(gr.Name+"=", fmt.Sprintf("node group, count %d, at least %d", gr.Count, gr.Minimum())))
 	}
 	return out
 }

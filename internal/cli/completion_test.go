@@ -205,3 +205,19 @@ func TestIntegrationEnvCompletion(t *testing.T) {
 		}
 	}
 }
+
+// converge and plan complete GROUP= for the project's node groups not yet
+// given, with their count and minimum.
+func TestIntegrationCompletionGroups(t *testing.T) {
+	if testing.Short() {
+		t.Skip("integration test: runs the binary")
+	}
+	dir := writeProject(t, map[string]string{"cloud-compose.yml": "cluster:\n  name: g\n  search_path: [templates]\n  groups:\n    web: {count: 2, zones: [a, b], min_per_zone: 1}\n    worker: {count: 1}\n  local:\n    network: 127.0.9.0/24\n"})
+	names, full, _ := completions(t, dir, nil, "cluster", "converge", "")
+	if strings.Join(names, " ") != "web= worker=" || full[0] != "web=\tnode group, count 2, at least 2" {
+		t.Errorf("converge: %q", full)
+	}
+	if names, _, _ := completions(t, dir, nil, "cluster", "plan", "web=3", "w"); strings.Join(names, " ") != "worker=" {
+		t.Errorf("plan web=3 w: %q", names)
+	}
+}
