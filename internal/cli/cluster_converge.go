@@ -83,14 +83,7 @@ func (f *clusterConvergeFlags) run(cmd *cobra.Command, g *globals, args []string
 	if err := cluster.CheckCounts(e.Cluster, counts); err != nil {
 		return &UsageError{Err: fmt.Errorf("cluster converge: %w", err)}
 	}
-	e.Progress = func(ev cluster.Event) {
-		if ev.Step == cluster.EventWaiting && !g.liveProgress() {
-			return
-		}
-		if line := progressLine(ev); line != "" {
-			g.progressf("%s", line)
-		}
-	}
+	e.Progress = g.upProgress
 	opts := cluster.UpOptions{CloudInit: true, Parallel: f.parallel}
 	opts.UseSnapshots = true
 	mark, err := g.markJournal(ctx, e)
@@ -152,12 +145,8 @@ func (f *clusterConvergeFlags) run(cmd *cobra.Command, g *globals, args []string
 	}
 	r.finish(err)
 	if res != nil {
-		if g.json() {
-			if jerr := g.printJSON(res); jerr != nil {
-				return jerr
-			}
-		} else {
-			printConverge(g, res)
+		if jerr := g.printResult(res, func() { printConverge(g, res) }); jerr != nil {
+			return jerr
 		}
 	}
 	if err != nil && ctx.Err() != nil {

@@ -102,14 +102,7 @@ func (f *clusterUpFlags) run(cmd *cobra.Command, g *globals) error {
 	if err != nil {
 		return err
 	}
-	e.Progress = func(ev cluster.Event) {
-		if ev.Step == cluster.EventWaiting && !g.liveProgress() {
-			return // piped: transitions only
-		}
-		if line := progressLine(ev); line != "" {
-			g.progressf("%s", line)
-		}
-	}
+	e.Progress = g.upProgress
 	// Check everything and render every node before taking the lock:
 	// bad input is refused with nothing changed, not even the journal.
 	mark, err := g.markJournal(ctx, e)
@@ -139,12 +132,8 @@ func (f *clusterUpFlags) run(cmd *cobra.Command, g *globals) error {
 	r.event.Actions = nodeActions(res)
 	r.finish(err)
 	if res != nil {
-		if g.json() {
-			if jerr := g.printJSON(res); jerr != nil {
-				return jerr
-			}
-		} else {
-			printUp(g, res)
+		if jerr := g.printResult(res, func() { printUp(g, res) }); jerr != nil {
+			return jerr
 		}
 	}
 	if err != nil && ctx.Err() != nil {
@@ -157,6 +146,27 @@ func (f *clusterUpFlags) run(cmd *cobra.Command, g *globals) error {
 		return &ExitError{Code: ExitFailed, Err: fmt.Errorf("%w: their instances run but fail the health check, and up leaves a running instance alone; `cloud-compose cluster logs %s` shows why, `cloud-compose cluster rollout` replaces them", err, firstUnhealthy(res))}
 	}
 	return err
+}
+
+// upProgress prints up's progress (also converge's launches): a line per
+// step; while waiting for health, only at a terminal (piped: transitions
+// only).
+func (g *globals) upProgress(ev cluster.Event) {
+	if ev.Step == cluster.EventWaiting && !g.liveProgress() {
+		return
+	}
+	if line := progressLine(ev); line != "" {
+		g.progressf("%s", line)
+	}
+}
+
+// printResult prints a command's result: -o json, or text.
+func (g *globals) printResult(res any, text func()) error {
+	if g.json() {
+		return g.printJSON(res)
+	}
+	text()
+	return nil
 }
 
 // firstUnhealthy is the id of the first unhealthy node (NODE if none).
