@@ -105,19 +105,7 @@ func (q *quickstart) command(ctx context.Context, args ...string) *exec.Cmd {
 // code.
 func (q *quickstart) run(args ...string) (string, string, int) {
 	q.t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
-	defer cancel()
-	cmd := q.command(ctx, args...)
-	var out, errOut bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &errOut
-	err := cmd.Run()
-	code := 0
-	if ee, ok := err.(*exec.ExitError); ok {
-		code = ee.ExitCode()
-	} else if err != nil {
-		q.t.Fatal(err)
-	}
-	return out.String(), errOut.String(), code
+	return testbin.Run(q.t, binary, q.dir, []string{"CLOUD_COMPOSE_LOCAL_DIR=" + q.store, "CLOUD_COMPOSE_SELF=" + binary}, args...)
 }
 
 // must runs cloud-compose and fails the test unless it exits 0.

@@ -5,14 +5,11 @@
 package shop_test
 
 import (
-	"bytes"
-	"context"
 	"encoding/json"
 	"fmt"
 	"math/rand/v2"
 	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"sort"
 	"strings"
@@ -75,20 +72,7 @@ func newShop(t *testing.T) *shop {
 
 func (s *shop) run(args ...string) (string, string, int) {
 	s.t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, binary, append([]string{"-C", s.dir}, args...)...)
-	cmd.Env = append(os.Environ(), "CLOUD_COMPOSE_LOCAL_DIR="+s.store, "CLOUD_COMPOSE_SELF="+binary, "CLOUD_COMPOSE_ENV=")
-	var out, errOut bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &errOut
-	err := cmd.Run()
-	code := 0
-	if ee, ok := err.(*exec.ExitError); ok {
-		code = ee.ExitCode()
-	} else if err != nil {
-		s.t.Fatal(err)
-	}
-	return out.String(), errOut.String(), code
+	return testbin.Run(s.t, binary, s.dir, []string{"CLOUD_COMPOSE_LOCAL_DIR=" + s.store, "CLOUD_COMPOSE_SELF=" + binary, "CLOUD_COMPOSE_ENV="}, args...)
 }
 
 func (s *shop) must(args ...string) string {
