@@ -3,7 +3,6 @@ package aws
 import (
 	"context"
 	"fmt"
-	"strconv"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/ec2"
@@ -52,7 +51,7 @@ func (p *ec2Provider) checkEIPs(nodes map[string]config.Node, addrs map[string]e
 		}
 		a, ok := addrs[n.EIP]
 		if !ok {
-			probs = append(probs, p.cluster.Problem([]string{"aws", "nodes", strconv.Itoa(n.Index), "eip"},
+			probs = append(probs, p.cluster.Problem(append(n.Path("aws"), "eip"),
 				"node %s: elastic IP allocation %s does not exist in region %s (`aws ec2 describe-addresses` lists them)", n.ID, n.EIP, p.region))
 			continue
 		}

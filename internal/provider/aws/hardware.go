@@ -19,10 +19,10 @@ import (
 // Hardware sizing: `hardware: {min_cores, min_ram, arch}` resolves to the
 // smallest current-generation instance type offered in the node's
 // availability zone that satisfies it — fewest vCPUs, then least memory,
-// then the name. Not wired yet: Resolve is meant to call ResolveHardware
-// with the zone of each node's subnet and pass the choices on in the
-// Resolution, Spec to put the choice's Type into Spec.InstanceType, and
-// plan to show its Reason (see provider.Hardware).
+// then the name. Resolve calls ResolveHardware with the zone of each
+// sized node's subnet and passes the choices on in Resolution.Hardware;
+// Spec puts the choice's Type into Spec.InstanceType, and plan shows its
+// Reason (resolve.go, spec.go).
 
 var _ provider.HardwareResolver = (*ec2Provider)(nil)
 

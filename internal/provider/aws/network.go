@@ -24,10 +24,14 @@ type subnet struct {
 	ID   string
 	VPC  string
 	CIDR netip.Prefix
+	// Zone is its availability zone: where hardware is resolved for the
+	// nodes in it.
+	Zone string
 }
 
 // configuredSubnets are the subnet ids the config names, each once, in
-// config order.
+// config order: the static nodes', then the node groups' (or in ASG mode
+// aws.asg.subnets).
 func (p *ec2Provider) configuredSubnets() []string {
 	var ids []string
 	if p.GroupMode() {
@@ -35,6 +39,9 @@ func (p *ec2Provider) configuredSubnets() []string {
 	} else {
 		for _, n := range p.aws.Nodes {
 			ids = append(ids, n.Subnet)
+		}
+		for _, g := range p.cluster.Groups() {
+			ids = append(ids, g.Subnets...)
 		}
 	}
 	var out []string
@@ -69,7 +76,7 @@ func (p *ec2Provider) lookupSubnets(ctx context.Context) (map[string]subnet, err
 				return nil, wrapErr("look up the configured subnets", err)
 			}
 			for _, s := range page.Subnets {
-				sn := subnet{ID: aws.ToString(s.SubnetId), VPC: aws.ToString(s.VpcId)}
+				sn := subnet{ID: aws.ToString(s.SubnetId), VPC: aws.ToString(s.VpcId), Zone: aws.ToString(s.AvailabilityZone)}
 				if pr, err := netip.ParsePrefix(aws.ToString(s.CidrBlock)); err == nil {
 					sn.CIDR = pr
 				}
@@ -149,8 +156,9 @@ func (p *ec2Provider) defaultVPC(ctx context.Context) (map[string]bool, error) {
 }
 
 // checkNetwork checks, before anything is created, that every configured
-// subnet exists and every node IP lies inside its subnet: wrong config
-// values, reported with file:line.
+// subnet exists, every node IP lies inside its subnet and every node
+// group's subnets lie in the zones it names: wrong config values, reported
+// with file:line.
 func (p *ec2Provider) checkNetwork(subnets map[string]subnet) []config.Problem {
 	var probs []config.Problem
 	if p.GroupMode() {
@@ -161,13 +169,26 @@ func (p *ec2Provider) checkNetwork(subnets map[string]subnet) []config.Problem {
 		}
 		return probs
 	}
+	for _, g := range p.cluster.Groups() {
+		for i, id := range g.Subnets {
+			s, ok := subnets[id]
+			switch {
+			case !ok && id != "":
+				probs = append(probs, p.cluster.Problem([]string{"groups", g.Name, "subnets", strconv.Itoa(i)},
+					"group %s: subnet %s does not exist in region %s (check the id, the region and AWS_REGION)", g.Name, id, p.region))
+			case ok && i < len(g.Zones) && s.Zone != "" && g.Zones[i] != s.Zone:
+				probs = append(probs, p.cluster.Problem([]string{"groups", g.Name, "zones"},
+					"group %s: zone %s is paired with subnet %s, which lies in %s: list the zones in the order of the subnets", g.Name, g.Zones[i], id, s.Zone))
+			}
+		}
+	}
 	for _, n := range p.aws.Nodes {
 		if n.Subnet == "" {
 			continue // checkLaunchConfig reports it
 		}
 		s, ok := subnets[n.Subnet]
 		if !ok {
-			probs = append(probs, p.cluster.Problem([]string{"aws", "nodes", strconv.Itoa(n.Index), "subnet"},
+			probs = append(probs, p.cluster.Problem(append(n.Path("aws"), "subnet"),
 				"node %s: subnet %s does not exist in region %s (check the id, the region and AWS_REGION)", n.ID, n.Subnet, p.region))
 			continue
 		}
@@ -177,12 +198,12 @@ func (p *ec2Provider) checkNetwork(subnets map[string]subnet) []config.Problem {
 		ip, err := netip.ParseAddr(n.IP)
 		switch {
 		case err != nil:
-			probs = append(probs, p.cluster.Problem([]string{"aws", "nodes", strconv.Itoa(n.Index), "ip"}, "node %s: %q is not an IP address", n.ID, n.IP))
+			probs = append(probs, p.cluster.Problem(append(n.Path("aws"), "ip"), "node %s: %q is not an IP address", n.ID, n.IP))
 		case !s.CIDR.Contains(ip):
-			probs = append(probs, p.cluster.Problem([]string{"aws", "nodes", strconv.Itoa(n.Index), "ip"},
+			probs = append(probs, p.cluster.Problem(append(n.Path("aws"), "ip"),
 				"node %s: IP %s is outside its subnet %s (%s)", n.ID, n.IP, n.Subnet, s.CIDR))
 		case reservedIP(s.CIDR, ip):
-			probs = append(probs, p.cluster.Problem([]string{"aws", "nodes", strconv.Itoa(n.Index), "ip"},
+			probs = append(probs, p.cluster.Problem(append(n.Path("aws"), "ip"),
 				"node %s: IP %s is reserved by AWS in subnet %s (%s): the first four addresses and the last one of a subnet cannot be used", n.ID, n.IP, n.Subnet, s.CIDR))
 		}
 	}

@@ -12,6 +12,14 @@ import (
 // subnet). env is not used: EC2 nodes get their environment through the
 // user data.
 //
+// The instance type is the node's own (a group member's instance_type),
+// else aws.instance_type; a node sized by `hardware:` (its own, or
+// aws.hardware when it names no type) gets the type Resolve chose for it
+// (Resolution.Hardware). Spec.Hardware stays nil: the type is what defines
+// the server, so a requirement that resolves to the same type replaces
+// nothing. Tags are aws.tags with the node's own (a group's) over them.
+// A group member has a subnet but no IP: EC2 picks one.
+//
 // Volumes are the block devices a launch maps: nfs volumes are mounted by
 // the boot script (part of the user data), not mapped, and so are not
 // here; a volume without `block` takes the image's root device; each EBS
@@ -22,10 +30,17 @@ func (p *ec2Provider) Spec(node config.Node, res provider.Resolution, userData s
 	if p.GroupMode() {
 		monitoring = a.Monitoring // the launch template's setting, as the original
 	}
+	itype := a.InstanceType
+	if node.InstanceType != "" {
+		itype = node.InstanceType
+	}
+	if p.hardwareOf(node) != nil {
+		itype = res.Hardware[node.ID].Type
+	}
 	return provider.Spec{
 		Image:          res.Image.ID,
 		ImageName:      res.Image.Name,
-		InstanceType:   a.InstanceType,
+		InstanceType:   itype,
 		UserData:       userData,
 		Volumes:        p.volumeSpecs(node, res),
 		Subnet:         node.Subnet,
@@ -34,7 +49,7 @@ func (p *ec2Provider) Spec(node config.Node, res provider.Resolution, userData s
 		SecurityGroups: slices.Clone(a.SecurityGroups),
 		Profile:        res.Profile,
 		KeyPair:        a.KeyPair,
-		Tags:           slices.Clone(a.Tags),
+		Tags:           mergeTags(a.Tags, node.Tags),
 		Flags: provider.Flags{
 			EBSOptimized:        a.EBSOptimized,
 			Monitoring:          monitoring,
@@ -73,6 +88,47 @@ func (p *ec2Provider) volumeSpecs(node config.Node, res provider.Resolution) []p
 			vs.IOPS = v.EBSIOPS() // EBS takes none for the other types
 		}
 		out = append(out, vs)
+	}
+	return out
+}
+
+// hardwareOf is what sizes node by `hardware:`: its own, else, when it
+// names no instance type, aws.hardware; nil when its type is named.
+func (p *ec2Provider) hardwareOf(node config.Node) *provider.Hardware {
+	if node.Hardware != nil {
+		return node.Hardware
+	}
+	if node.InstanceType != "" {
+		return nil
+	}
+	return p.aws.Hardware
+}
+
+// mergeTags is base with over's values over it: a key of both keeps its
+// place in base and takes over's value; over's other keys follow, in
+// order. Without over it is a copy of base (nil for none, so that hashes
+// stay as they were).
+func mergeTags(base, over []config.KeyValue) []config.KeyValue {
+	if len(over) == 0 {
+		return slices.Clone(base)
+	}
+	out := make([]config.KeyValue, 0, len(base)+len(over))
+	at := map[string]int{}
+	for _, kv := range base {
+		if i, ok := at[kv.Key]; ok {
+			out[i] = kv
+			continue
+		}
+		at[kv.Key] = len(out)
+		out = append(out, kv)
+	}
+	for _, kv := range over {
+		if i, ok := at[kv.Key]; ok {
+			out[i] = kv
+			continue
+		}
+		at[kv.Key] = len(out)
+		out = append(out, kv)
 	}
 	return out
 }
