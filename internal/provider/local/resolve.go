@@ -3,6 +3,7 @@ package local
 import (
 	"context"
 	"fmt"
+	"slices"
 
 	"github.com/cloud-compose/cloud-compose-go/internal/config"
 	"github.com/cloud-compose/cloud-compose-go/internal/provider"
@@ -98,6 +99,9 @@ func (p *localProvider) blocked(cluster provider.ClusterID, recs []instanceRecor
 		out[id] = err
 	}
 	for _, n := range nodes {
+		if n.IP == "" && n.Group != "" {
+			continue // a group member: Launch allocates its IP and checks it
+		}
 		if err := checkIP(n.IP); err != nil {
 			block(n.ID, err)
 			continue
@@ -134,16 +138,24 @@ func ipHeld(r *instanceRecord) error {
 // resolved image, the boot script, the node's IP, the volumes (each
 // starting from the resolved snapshot for the node, else its configured
 // `snapshot:`), the user's tags, the `environment:` values and
-// termination protection. Local instances have no instance type.
+// termination protection. Local instances have no instance type: the
+// node's `hardware:` (a group's) is the spec's Hardware, recorded with the
+// instance. Tags are local.tags with the node's own (a group's) over them.
+// A group member has no IP in the config (""): its IP is allocated at
+// launch.
 func (p *localProvider) Spec(node config.Node, res provider.Resolution, userData string, env []config.KeyValue) provider.Spec {
 	s := provider.Spec{
 		Image:     res.Image.ID,
 		ImageName: res.Image.Name,
 		UserData:  userData,
 		IP:        node.IP,
-		Tags:      cloneKV(p.local.Tags),
+		Tags:      mergeKV(p.local.Tags, node.Tags),
 		Env:       cloneKV(env),
 		Flags:     provider.Flags{TerminateProtection: p.local.TerminateProtection},
+	}
+	if node.Hardware != nil {
+		hw := *node.Hardware
+		s.Hardware = &hw
 	}
 	for _, v := range p.local.Volumes {
 		snap := v.Snapshot
@@ -167,6 +179,26 @@ func cloneKV(kvs []config.KeyValue) []config.KeyValue {
 		return nil
 	}
 	return append([]config.KeyValue(nil), kvs...)
+}
+
+// mergeKV is base with over's values over it: a key of both keeps its
+// place in base and takes over's value; over's other keys follow, in
+// order. Empty is nil, as cloneKV.
+func mergeKV(base, over []config.KeyValue) []config.KeyValue {
+	if len(over) == 0 {
+		return cloneKV(base)
+	}
+	out := make([]config.KeyValue, 0, len(base)+len(over))
+	at := map[string]int{}
+	for _, kv := range slices.Concat(base, over) {
+		if i, ok := at[kv.Key]; ok {
+			out[i] = kv
+			continue
+		}
+		at[kv.Key] = len(out)
+		out = append(out, kv)
+	}
+	return out
 }
 
 // device is the name snapshots of a volume are tagged with: its block
