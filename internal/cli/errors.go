@@ -61,7 +61,8 @@ func ExitCode(err error) int {
 	var te *render.Error
 	switch {
 	case errors.As(err, &ue), errors.As(err, &ce), errors.As(err, &nf), errors.As(err, &te),
-		errors.Is(err, provider.ErrNoProvider), errors.Is(err, render.ErrUserDataTooLarge), errors.Is(err, provider.ErrNoNodeSnapshot):
+		errors.Is(err, provider.ErrNoProvider), errors.Is(err, render.ErrUserDataTooLarge), errors.Is(err, provider.ErrNoNodeSnapshot),
+		errors.Is(err, provider.ErrNoHardware): // the config asks for hardware no zone offers
 		return ExitUsage
 	}
 	return ExitFailed
