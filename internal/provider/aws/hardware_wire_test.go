@@ -1,6 +1,8 @@
 package aws
 
 import (
+	"context"
+	"errors"
 	"strings"
 	"testing"
 
@@ -162,5 +164,42 @@ func TestNodeZone(t *testing.T) {
 				t.Errorf("problem %q names nodes[-1]", msg)
 			}
 		})
+	}
+}
+
+// zoneResolver answers ResolveHardware with a type per zone.
+type zoneResolver map[string]string
+
+func (z zoneResolver) ResolveHardware(_ context.Context, zone string, _ provider.Hardware) (provider.HardwareChoice, error) {
+	return provider.HardwareChoice{Type: z[zone], Reason: "in " + zone}, nil
+}
+
+// TestASGHardware: in ASG mode aws.hardware is resolved in the zone of
+// each of the group's subnets; one type for all is the group's (node id
+// ""), and the launch template's spec takes it; zones that disagree are a
+// config problem (a launch template has one type).
+func TestASGHardware(t *testing.T) {
+	yml := strings.Replace(unitBase, "    nodes:\n      - {id: a, ip: 10.0.1.10, subnet: subnet-1}\n",
+		"    hardware: {min_cores: 2}\n    asg:\n      subnets: [subnet-1, subnet-2]\n", 1)
+	p, _ := unitProvider(t, yml, "")
+	if !p.GroupMode() {
+		t.Fatal("not in ASG mode")
+	}
+	subnets := map[string]subnet{"subnet-1": {ID: "subnet-1", Zone: "us-east-1a"}, "subnet-2": {ID: "subnet-2", Zone: "us-east-1b"}}
+	nodes := p.hardwareNodes(nil)
+	if len(nodes) != 1 || nodes[0].ID != "" {
+		t.Fatalf("nodes sized = %+v, want the group's", nodes)
+	}
+	got, err := p.resolveASGHardware(context.Background(), zoneResolver{"us-east-1a": "c5a.large", "us-east-1b": "c5a.large"}, subnets)
+	if err != nil || got[""].Type != "c5a.large" {
+		t.Fatalf("resolve: %v, %v; want c5a.large for the group", got, err)
+	}
+	if s := p.Spec(config.Node{}, provider.Resolution{Hardware: got}, "", nil); s.InstanceType != "c5a.large" || s.Hardware != nil {
+		t.Errorf("group spec: type %q, hardware %v; want c5a.large, none", s.InstanceType, s.Hardware)
+	}
+	_, err = p.resolveASGHardware(context.Background(), zoneResolver{"us-east-1a": "c5a.large", "us-east-1b": "m5a.large"}, subnets)
+	var ce *config.Error
+	if !errors.As(err, &ce) || !strings.Contains(err.Error(), "cluster.aws.hardware: resolves to c5a.large in us-east-1a but m5a.large in us-east-1b") {
+		t.Errorf("zones that disagree: %v; want a config error naming both", err)
 	}
 }
