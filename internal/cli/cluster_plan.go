@@ -2,6 +2,7 @@ package cli
 
 import (
 	"fmt"
+	"sort"
 	"strings"
 	"text/tabwriter"
 
@@ -26,7 +27,7 @@ type clusterPlanFlags struct {
 func newClusterPlanCommand(g *globals) *cobra.Command {
 	f := &clusterPlanFlags{}
 	cmd := &cobra.Command{
-		Use:   "plan",
+		Use:   "plan [GROUP=N]…",
 		Short: "Show what would change: per node create, replace (why), unchanged, remove",
 		Long: `Compares every configured node's desired spec (image, instance type, boot
 script, volumes, network, tags, environment, flags) with the instance that runs
@@ -37,9 +38,13 @@ its network: never touched). It makes no change, ever.
 
 --diff adds the unified diff of the boot script against what each replaced
 instance runs, with secret values masked. --detailed-exitcode exits 3 when
-anything would change (0 when nothing would; 2 stays a usage or config error).`,
-		Args: cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error { return f.run(cmd, g) },
+anything would change (0 when nothing would; 2 stays a usage or config error).
+
+GROUP=N arguments show what ` + "`cluster converge GROUP=N`" + ` would do: the members it
+would add as create, those it would remove as remove (with why: missing,
+dead, unhealthy, stale, newest). Nothing is recorded.`,
+		Args: cobra.ArbitraryArgs,
+		RunE: func(cmd *cobra.Command, args []string) error { return f.run(cmd, g, args) },
 	}
 	fl := cmd.Flags()
 	fl.BoolVar(&f.diff, "diff", false, "show the boot script diff of each replaced node (reads its user data)")
@@ -52,9 +57,16 @@ anything would change (0 when nothing would; 2 stays a usage or config error).`,
 	return cmd
 }
 
-func (f *clusterPlanFlags) run(cmd *cobra.Command, g *globals) error {
+func (f *clusterPlanFlags) run(cmd *cobra.Command, g *globals, args []string) error {
 	if err := checkSnapshotNode(f.snapshotNode, f.useSnapshots && !f.noSnapshot); err != nil {
 		return err
+	}
+	var counts map[string]int
+	if len(args) > 0 {
+		var err error
+		if counts, err = parseCounts(args); err != nil {
+			return err
+		}
 	}
 	ctx := cmd.Context()
 	e, err := g.openEngine(ctx, engineOptions{})
@@ -65,9 +77,28 @@ func (f *clusterPlanFlags) run(cmd *cobra.Command, g *globals) error {
 	opts.UpgradeImage = f.upgradeImage && !f.noUpgrade
 	opts.UseSnapshots = f.useSnapshots && !f.noSnapshot
 	opts.SnapshotNode = f.snapshotNode
+	var converge *cluster.ConvergePlan
+	if counts != nil {
+		// what converge would do: its members, then the plan of them
+		if err := cluster.CheckCounts(e.Cluster, counts); err != nil {
+			return &UsageError{Err: fmt.Errorf("cluster plan: %w", err)}
+		}
+		if converge, err = e.PrepareConverge(ctx, counts, opts); err != nil {
+			return err
+		}
+		e.Cluster.SetGroupMembers(converge.Members)
+	}
 	p, err := e.Plan(ctx, opts)
 	if err != nil {
 		return err
+	}
+	if converge != nil {
+		why := converge.Terminates()
+		for i, c := range p.Changes {
+			if w, ok := why[c.InstanceID]; ok && c.Action == cluster.PlanRemove {
+				p.Changes[i].Detail = "converge removes it: " + w
+			}
+		}
 	}
 	if g.json() {
 		if err := g.printJSON(p); err != nil {
@@ -85,7 +116,13 @@ func (f *clusterPlanFlags) run(cmd *cobra.Command, g *globals) error {
 func printPlan(g *globals, p *cluster.Plan) {
 	w := g.streams.Out
 	if p.Image != "" {
-		fmt.Fprintf(w, "image: %s\n\n", p.Image)
+		fmt.Fprintf(w, "image: %s\n", p.Image)
+	}
+	for _, l := range hardwareLines(p) {
+		fmt.Fprintf(w, "hardware: %s\n", l)
+	}
+	if p.Image != "" || len(p.Hardware) > 0 {
+		fmt.Fprintln(w)
 	}
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "NODE\tACTION\tINSTANCE\tREASON")
@@ -119,4 +156,55 @@ func reasons(cs []provider.Change) string {
 		parts[i] = c.String()
 	}
 	return strings.Join(parts, "; ")
+}
+
+// hardwareLines are the plan's hardware choices, one per distinct choice
+// with the nodes that share it, in the plan's node order:
+// "web-0, web-1: c5a.large — smallest current-generation x86_64 type in
+// us-east-1a with ≥2 vCPUs and ≥4 GiB".
+func hardwareLines(p *cluster.Plan) []string {
+	if len(p.Hardware) == 0 {
+		return nil
+	}
+	var ids []string
+	seen := map[string]bool{}
+	for _, c := range p.Changes {
+		if _, ok := p.Hardware[c.Node]; ok && !seen[c.Node] {
+			seen[c.Node] = true
+			ids = append(ids, c.Node)
+		}
+	}
+	var rest []string
+	for id := range p.Hardware {
+		if !seen[id] {
+			rest = append(rest, id)
+		}
+	}
+	sort.Strings(rest)
+	type line struct {
+		choice provider.HardwareChoice
+		nodes  []string
+	}
+	var lines []*line
+	byChoice := map[provider.HardwareChoice]*line{}
+	for _, id := range append(ids, rest...) {
+		c := p.Hardware[id]
+		l, ok := byChoice[c]
+		if !ok {
+			l = &line{choice: c}
+			byChoice[c] = l
+			lines = append(lines, l)
+		}
+		l.nodes = append(l.nodes, dash(id))
+	}
+	out := make([]string, len(lines))
+	for i, l := range lines {
+		c := l.choice
+		why := strings.TrimSuffix(c.Reason, ": "+c.Label()) // the label repeats the type
+		out[i] = strings.Join(l.nodes, ", ") + ": " + c.Type
+		if why != "" {
+			out[i] += " — " + why
+		}
+	}
+	return out
 }
