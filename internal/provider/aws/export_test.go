@@ -28,3 +28,5 @@ func (w *world) CIDR() string    { return w.cidr }
 func (w *world) SG() string      { return w.sg }
 func (w *world) Key() string     { return w.key }
 func (w *world) AMIName() string { return w.amiName }
+
+func (w *world) Subnet2() string { return w.subnet2 }
