@@ -127,4 +127,3 @@ func TestHardwareStrings(t *testing.T) {
 		}
 	}
 }
-
