@@ -50,20 +50,20 @@ converge would do: cluster plan GROUP=N. -o json prints {"cluster", "groups":
 	return cmd
 }
 
-// parseCounts reads GROUP=N arguments.
-func parseCounts(args []string) (map[string]int, error) {
+// parseCounts reads GROUP=N arguments of command (for messages).
+func parseCounts(command string, args []string) (map[string]int, error) {
 	counts := map[string]int{}
 	for _, a := range args {
 		name, n, ok := strings.Cut(a, "=")
 		if !ok || name == "" {
-			return nil, usageErrorf("%q: give each group as GROUP=N, like web=4", a)
+			return nil, usageErrorf("%s: %q: give each group as GROUP=N, like web=4", command, a)
 		}
 		v, err := strconv.Atoi(n)
 		if err != nil {
-			return nil, usageErrorf("%q: %q is not a number of members", a, n)
+			return nil, usageErrorf("%s: %q: %q is not a number of members", command, a, n)
 		}
 		if _, dup := counts[name]; dup {
-			return nil, usageErrorf("%s is given twice", name)
+			return nil, usageErrorf("%s: %s is given twice", command, name)
 		}
 		counts[name] = v
 	}
@@ -71,7 +71,7 @@ func parseCounts(args []string) (map[string]int, error) {
 }
 
 func (f *clusterConvergeFlags) run(cmd *cobra.Command, g *globals, args []string) error {
-	counts, err := parseCounts(args)
+	counts, err := parseCounts("cluster converge", args)
 	if err != nil {
 		return err
 	}

@@ -64,7 +64,7 @@ func (f *clusterPlanFlags) run(cmd *cobra.Command, g *globals, args []string) er
 	var counts map[string]int
 	if len(args) > 0 {
 		var err error
-		if counts, err = parseCounts(args); err != nil {
+		if counts, err = parseCounts("cluster plan", args); err != nil {
 			return err
 		}
 	}

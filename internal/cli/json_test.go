@@ -131,7 +131,10 @@ func TestIntegrationJSON(t *testing.T) {
 			t.Fatalf("not an array: %s", out)
 		}
 		for _, i := range imgs {
-			wantKeys(t, "image", i, "id", "name", "created")
+			if _, ok := i["ami_name"]; ok {
+				t.Errorf("a local image has an ami_name: %v", i)
+			}
+			wantKeys(t, "image", i, "id", "name", "image", "version", "created", "state", "used_by")
 			if c, ok := i["created"].(string); ok && strings.HasPrefix(c, "0001-") {
 				t.Errorf("zero created time: %v", i)
 			}

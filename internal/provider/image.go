@@ -2,6 +2,7 @@ package provider
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"sort"
 	"sync"
@@ -71,6 +72,20 @@ type ImageInfo struct {
 	// UsedBy says what uses the image: "cluster web (3 instances)",
 	// "launch template web-lt version 4", "stopped instance i-…".
 	UsedBy []string `json:"used_by"`
+}
+
+// MarshalJSON writes created as null when it is unknown (the local
+// provider's built-in image).
+func (i ImageInfo) MarshalJSON() ([]byte, error) {
+	type plain ImageInfo
+	var created any
+	if !i.Created.IsZero() {
+		created = i.Created
+	}
+	return json.Marshal(struct {
+		plain
+		Created any `json:"created"`
+	}{plain(i), created})
 }
 
 // Baker bakes, lists and cleans up images.
