@@ -191,7 +191,10 @@ func TestIntegrationImageBake(t *testing.T) {
 // image down stops, removing the partial root.
 func TestIntegrationImageBakeInterrupted(t *testing.T) {
 	q := newQuickstart(t, nil)
-	q.setImageScript("#!/bin/bash\necho started\nexec sleep 300\n")
+	// the script's process is named after this test's store: other tests'
+	// sleeps are not it
+	marker := "bake-sleep-" + filepath.Base(filepath.Dir(q.store))
+	q.setImageScript("#!/bin/bash\necho started\nexec -a " + marker + " sleep 300\n")
 	start := func() (*exec.Cmd, *testbin.Buffer) {
 		cmd := q.command(context.Background(), "image", "up")
 		errOut := &testbin.Buffer{}
@@ -208,7 +211,18 @@ func TestIntegrationImageBakeInterrupted(t *testing.T) {
 		}
 		return cmd, errOut
 	}
-	sleeping := func() []int { return q.processes("sleep 300") }
+	// sleeping lists the script's processes, waiting up to 2 s for want
+	// of them (a killed process takes a moment to leave the table)
+	sleeping := func(want int) []int {
+		deadline := time.Now().Add(2 * time.Second)
+		for {
+			p := q.processes(marker)
+			if len(p) == want || time.Now().After(deadline) {
+				return p
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+	}
 
 	// Ctrl-C
 	cmd, errOut := start()
@@ -217,7 +231,7 @@ func TestIntegrationImageBakeInterrupted(t *testing.T) {
 	if ee, ok := err.(*exec.ExitError); !ok || ee.ExitCode() == 0 || !strings.Contains(errOut.String(), "was interrupted") {
 		t.Fatalf("interrupted bake: %v\n%s", err, errOut.String())
 	}
-	if p := sleeping(); len(p) != 0 {
+	if p := sleeping(0); len(p) != 0 {
 		t.Fatalf("the script still runs after Ctrl-C: %v", p)
 	}
 	if got := q.images("quickstart-base:1"); len(got) != 0 {
@@ -228,7 +242,7 @@ func TestIntegrationImageBakeInterrupted(t *testing.T) {
 	cmd, _ = start()
 	_ = cmd.Process.Kill()
 	_ = cmd.Wait()
-	if p := sleeping(); len(p) != 1 {
+	if p := sleeping(1); len(p) != 1 {
 		t.Fatalf("after kill -9 the script should still run: %v", p)
 	}
 	partial, _ := filepath.Glob(filepath.Join(q.store, "images", "quickstart-base:1", "*.partial"))
@@ -239,7 +253,7 @@ func TestIntegrationImageBakeInterrupted(t *testing.T) {
 	if code != 0 || !strings.HasPrefix(out, "terminated bake-") {
 		t.Fatalf("image down: exit %d %q\n%s", code, out, errText)
 	}
-	if p := sleeping(); len(p) != 0 {
+	if p := sleeping(0); len(p) != 0 {
 		t.Fatalf("the script still runs after image down: %v", p)
 	}
 	if partial, _ := filepath.Glob(filepath.Join(q.store, "images", "quickstart-base:1", "*.partial")); len(partial) != 0 {
