@@ -245,6 +245,64 @@ func TestIntegrationShopConverge(t *testing.T) {
 		t.Errorf("plan after converge: exit %d %+v", code, rows)
 	}
 
+	// a rollout surges each member: its new instance (its own address)
+	// serves before the old one is drained, so the load balancer fails
+	// no request
+	before := s.members()
+	cfg := filepath.Join(s.dir, "cloud-compose.yml")
+	b, err := os.ReadFile(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(cfg, []byte(strings.Replace(string(b), `VERSION: "1"`, `VERSION: "2"`, 1)), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	stop := make(chan struct{})
+	failed, served := 0, 0
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		lb := http.Client{Timeout: 2 * time.Second}
+		for {
+			select {
+			case <-stop:
+				return
+			default:
+			}
+			resp, err := lb.Get("http://" + s.nets[""] + "1:8080/")
+			if err != nil || resp.StatusCode != 200 {
+				failed++
+			} else {
+				served++
+				resp.Body.Close()
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
+	}()
+	out = s.must("-o", "json", "cluster", "rollout", "--yes")
+	close(stop)
+	<-done
+	var ro struct {
+		Complete bool
+		Nodes    []struct{ ID, State, OldInstance, NewInstance, IP string }
+	}
+	if err := json.Unmarshal([]byte(out), &ro); err != nil {
+		t.Fatal(err)
+	}
+	after := s.members()
+	if !ro.Complete || len(ro.Nodes) != 3 || len(after) != 3 {
+		t.Fatalf("rollout: %s\nmembers %v", out, after)
+	}
+	for id, ip := range after {
+		if ip == before[id] {
+			t.Errorf("%s kept %s through the rollout: a surge gives the new instance an address of its own", id, ip)
+		}
+	}
+	if failed > 0 || served < 10 {
+		t.Errorf("through the load balancer during the rollout: %d failed, %d served", failed, served)
+	}
+	t.Logf("rollout (surge): %d requests served, %d failed", served, failed)
+
 	// the environments beside it; production has 4 members
 	s.must("-e", "production", "cluster", "up")
 	s.must("-e", "staging", "cluster", "up")

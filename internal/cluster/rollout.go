@@ -167,6 +167,17 @@ type rolloutWork struct {
 	replaced bool
 	oldGen   string
 	lastNote string // the last note() detail
+	// surplus are a group member's other live instances (an interrupted
+	// surge's): drained and terminated once the member is healthy.
+	surplus []provider.Instance
+}
+
+// surges reports whether w's replacement surges: a node-group member
+// (no fixed IP, nothing to carry over) with a live instance gets its new
+// instance first, healthy and registered, before the old one is drained
+// and terminated.
+func (w *rolloutWork) surges() bool {
+	return w.node.Group != "" && w.live != nil && w.action == workReplace
 }
 
 // Actions of rolloutWork.
@@ -348,7 +359,23 @@ func (u *rolloutRun) classify() {
 	for i, n := range e.Cluster.Nodes() {
 		m := provider.MatchNode(p.observed, n)
 		spec, hasSpec := p.specs[n.ID]
-		w := &rolloutWork{idx: i, node: n, spec: spec, live: m.Live, action: workNone}
+		var surplus []provider.Instance
+		if n.Group != "" && len(m.Duplicates) > 0 {
+			// an interrupted surge left two: go on with the one on the
+			// target spec, if any; the others go once it is healthy
+			all := append([]provider.Instance{*m.Live}, m.Duplicates...)
+			keep := 0
+			for j, o := range all {
+				if hasSpec && len(provider.Changes(o, spec)) == 0 {
+					keep = j
+					break
+				}
+			}
+			k := all[keep]
+			m.Live = &k
+			surplus = append(append([]provider.Instance(nil), all[:keep]...), all[keep+1:]...)
+		}
+		w := &rolloutWork{idx: i, node: n, spec: spec, live: m.Live, action: workNone, surplus: surplus}
 		r := RolloutNode{ID: n.ID, IP: n.IP, State: StateUnchanged}
 		if m.Live != nil {
 			r.OldInstance, r.OldGeneration, r.IP = m.Live.ID, m.Live.Generation, m.Live.IP
@@ -640,6 +667,9 @@ func (u *rolloutRun) replace(ctx context.Context, w *rolloutWork, rollingBack bo
 		spec, gen = u.previousSpec(w)
 	}
 	env := u.hookEnv(w, gen)
+	if w.surges() {
+		return u.surge(ctx, w, spec, gen, env, tm, rollingBack)
+	}
 	var inst provider.Instance
 	if w.action == workAwait {
 		inst = *w.live
@@ -733,6 +763,13 @@ func (u *rolloutRun) replace(ctx context.Context, w *rolloutWork, rollingBack bo
 		}
 		tm.Register = time.Since(t)
 	}
+	if len(w.surplus) > 0 {
+		// an interrupted surge's old instance
+		if err := u.retire(ctx, w, w.surplus, tm); err != nil {
+			return err
+		}
+		w.surplus = nil
+	}
 	// after_node runs for a node an interrupted run launched too: its
 	// before_node ran then
 	if hook := u.cfg.AfterNode; hook != "" {
@@ -753,6 +790,116 @@ func (u *rolloutRun) replace(ctx context.Context, w *rolloutWork, rollingBack bo
 		}
 	})
 	u.event(w, state, "")
+	return nil
+}
+
+// surge replaces a node-group member without a gap: its new instance
+// (LaunchSpec.Surge: its own address) is launched, gated and registered
+// while the old one serves; then the old one is drained and terminated. A
+// new instance that fails its gate is terminated and the old one kept: the
+// member runs its old spec, and a rollback has nothing to undo there.
+func (u *rolloutRun) surge(ctx context.Context, w *rolloutWork, spec provider.Spec, gen string, env []string, tm *NodeTimings, rollingBack bool) error {
+	e := u.e
+	if hook := u.cfg.BeforeNode; hook != "" {
+		t := time.Now()
+		if err := e.runHook(ctx, "hooks.before_node", hook, env); err != nil {
+			return err
+		}
+		tm.Hooks += time.Since(t)
+	}
+	old := *w.live
+	u.event(w, StateLaunching, "surge: "+old.ID+" serves meanwhile")
+	t := time.Now()
+	inst, err := e.Provider.Launch(ctx, provider.LaunchSpec{Cluster: e.ID, Node: w.node, Spec: spec, Generation: gen, Surge: true})
+	tm.Launch = time.Since(t)
+	if err != nil {
+		return fmt.Errorf("launch: %w", err)
+	}
+	u.set(w, func(r *RolloutNode) { r.NewInstance, r.Generation = inst.ID, gen })
+	u.event(w, StateBooting, inst.ID)
+	t = time.Now()
+	running, err := e.Provider.WaitRunning(ctx, []provider.Instance{inst})
+	tm.Running = time.Since(t)
+	if err == nil && len(running) == 0 {
+		err = fmt.Errorf("instance %s did not reach running", inst.ID)
+	}
+	if err == nil {
+		inst = running[0]
+		err = u.gate(ctx, w, inst, tm)
+	}
+	if err != nil {
+		// the old instance still serves: the new one goes
+		if ctx.Err() == nil {
+			if terr := e.Provider.Terminate(context.WithoutCancel(ctx), []string{inst.ID}, true); terr != nil {
+				err = errors.Join(err, fmt.Errorf("terminate the failed new instance %s: %w", inst.ID, terr))
+			}
+		}
+		w.live = &old
+		return err
+	}
+	if e.loadBalancer() != nil {
+		t := time.Now()
+		if err := e.register(ctx, inst); err != nil {
+			return err
+		}
+		tm.Register = time.Since(t)
+	}
+	w.live, w.replaced = &inst, true
+	u.set(w, func(r *RolloutNode) {
+		if inst.IP != "" {
+			r.IP = inst.IP
+		}
+	})
+	if err := u.retire(ctx, w, append(append([]provider.Instance{old}, w.surplus...), w.dead...), tm); err != nil {
+		return err
+	}
+	w.surplus, w.dead = nil, nil
+	if hook := u.cfg.AfterNode; hook != "" {
+		t := time.Now()
+		if err := e.runHook(ctx, "hooks.after_node", hook, u.hookEnv(w, gen)); err != nil {
+			return err
+		}
+		tm.Hooks += time.Since(t)
+	}
+	w.healthy = true
+	state := StateDone
+	if rollingBack {
+		state = StateRolledBack
+	}
+	u.set(w, func(r *RolloutNode) {
+		if u.chk != nil {
+			r.URL = u.chk.URL(r.IP)
+		}
+	})
+	u.event(w, state, "")
+	return nil
+}
+
+// retire drains insts from the load balancer and terminates them (a
+// member's old instances, once its new one serves).
+func (u *rolloutRun) retire(ctx context.Context, w *rolloutWork, insts []provider.Instance, tm *NodeTimings) error {
+	e := u.e
+	if len(insts) == 0 {
+		return nil
+	}
+	ids := instanceIDs(insts)
+	if e.loadBalancer() != nil {
+		u.event(w, StateDraining, strings.Join(ids, ", "))
+		t := time.Now()
+		if err := e.deregisterEach(ctx, insts, true); err != nil {
+			return err
+		}
+		tm.Drain += time.Since(t)
+	}
+	u.event(w, StateTerminating, strings.Join(ids, ", "))
+	t := time.Now()
+	if err := e.Provider.Terminate(ctx, ids, true); err != nil {
+		return fmt.Errorf("terminate %s: %w", strings.Join(ids, ", "), err)
+	}
+	if err := e.Provider.WaitTerminated(ctx, ids); err != nil {
+		return fmt.Errorf("wait for %s to terminate: %w", strings.Join(ids, ", "), err)
+	}
+	tm.Terminate += time.Since(t)
 	return nil
 }
 

@@ -65,6 +65,9 @@ type envOpts struct {
 	tmpl  string                // cluster.sh, when not the default
 	// timeGen: up tags instances with the time (no coordinator), not 1
 	timeGen bool
+	// group: the n nodes are the members web-0… of a node group (no IPs)
+	// instead of static nodes 0…
+	group bool
 }
 
 // newRolloutEnv starts a cluster of n nodes (ids 0…n-1, IPs 127.0.0.10…)
@@ -87,6 +90,16 @@ func newRolloutEnv(t *testing.T, o envOpts) *rolloutEnv {
 		t.Fatal(err)
 	}
 	cfg := nodesConfig(o.n, "  health: {command: \"sh "+script+"\"}\n")
+	ids := make([]string, o.n)
+	for i := range ids {
+		ids[i] = fmt.Sprint(i)
+	}
+	if o.group {
+		cfg = fmt.Sprintf("cluster:\n  name: c\n  search_path: [t]\n  health: {command: \"sh %s\"}\n  groups:\n    web: {count: %d}\n  local:\n    network: 127.0.5.0/24\n", script, o.n)
+		for i := range ids {
+			ids[i] = fmt.Sprintf("web-%d", i)
+		}
+	}
 	tmpl := "node {{ _node_id }} of {{ name }}\n"
 	if o.snaps != nil {
 		// the config's volumes, which templates see with the snapshot each
@@ -105,8 +118,8 @@ func newRolloutEnv(t *testing.T, o envOpts) *rolloutEnv {
 	h.e.Cluster.Rollout.HealthyDeadline = 5 * time.Second
 	h.e.Cluster.Rollout.MinHealthyTime = 100 * time.Millisecond
 	h.e.OnRollout = h.onRollout
-	for i := range o.n {
-		h.setHealthy(fmt.Sprint(i), true)
+	for _, id := range ids {
+		h.setHealthy(id, true)
 	}
 	if !o.timeGen {
 		h.e.Generation = func(context.Context, map[string]provider.Spec) (int, error) { return 1, nil }

@@ -146,6 +146,11 @@ type LaunchSpec struct {
 	Spec Spec
 	// Generation is recorded in TagGeneration.
 	Generation string
+	// Surge launches a node-group member's replacement while its old
+	// instance still runs (a rollout's surge): the provider does not
+	// refuse a second live instance of the node, and gives it an address
+	// of its own.
+	Surge bool
 }
 
 // Provider is a cloud the engine can run a cluster on.

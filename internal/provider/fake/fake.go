@@ -74,6 +74,7 @@ type Cloud struct {
 	mu         sync.Mutex
 	insts      []*record
 	made       int
+	memberIPs  int // addresses given to node-group members
 	seq        int
 	calls      map[string]int
 	terminated []string
@@ -385,9 +386,15 @@ func (p *Provider) Launch(ctx context.Context, ls provider.LaunchSpec) (provider
 	}
 	tag := ls.Spec.Tag()
 	tags := provider.TagMap(provider.LaunchTags(ls.Cluster, ls.Node.ID, ls.Generation, tag, ls.Spec.Tags))
+	ip := ls.Spec.IP
+	if ip == "" && ls.Node.Group != "" {
+		// a node-group member: the cloud picks an address, as a subnet does
+		c.memberIPs++
+		ip = fmt.Sprintf("10.99.%d.%d", c.memberIPs/250, c.memberIPs%250+1)
+	}
 	r := &record{
 		inst: provider.Instance{
-			ID: c.newID(), NodeID: ls.Node.ID, State: provider.Pending, IP: ls.Spec.IP,
+			ID: c.newID(), NodeID: ls.Node.ID, State: provider.Pending, IP: ip,
 			Image: ls.Spec.Image, Type: ls.Spec.InstanceType, Launched: time.Now(), Spec: tag,
 			Protected: ls.Spec.Flags.TerminateProtection, Tags: tags, Generation: ls.Generation,
 		},

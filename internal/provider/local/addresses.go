@@ -39,13 +39,29 @@ func (p *localProvider) memberIP(ctx context.Context, c provider.ClusterID, node
 	var ip string
 	err = p.store.update(ctx, func(t *txn) error {
 		key := addressKey(c, node)
+		recs, err := t.instances()
+		if err != nil {
+			return err
+		}
+		held := map[string]bool{} // by instances not terminated
+		live := map[string]bool{} // by instances that run (or start)
+		for i := range recs {
+			if recs[i].State != provider.Terminated {
+				held[recs[i].IP] = true
+			}
+			if recs[i].live() {
+				live[recs[i].IP] = true
+			}
+		}
 		var rec addressRecord
 		if ok, err := t.get(bucketAddresses, key, &rec); err != nil {
 			return err
-		} else if ok && pfx.Contains(netip.MustParseAddr(rec.IP)) {
+		} else if ok && pfx.Contains(netip.MustParseAddr(rec.IP)) && !live[rec.IP] {
 			ip = rec.IP
 			return nil
 		}
+		// none yet, or the node's old instance still holds it (a surge):
+		// a new one, recorded in its place
 		taken := map[string]bool{}
 		all, err := each[addressRecord](t, bucketAddresses)
 		if err != nil {
@@ -54,14 +70,8 @@ func (p *localProvider) memberIP(ctx context.Context, c provider.ClusterID, node
 		for _, a := range all {
 			taken[a.IP] = true
 		}
-		recs, err := t.instances()
-		if err != nil {
-			return err
-		}
-		for _, r := range recs {
-			if r.State != provider.Terminated {
-				taken[r.IP] = true
-			}
+		for a := range held {
+			taken[a] = true
 		}
 		for _, n := range p.local.Nodes {
 			taken[n.IP] = true

@@ -253,7 +253,7 @@ func (p *localProvider) Launch(ctx context.Context, ls provider.LaunchSpec) (pro
 					return nil
 				case r.IP == ip:
 					return ipHeld(r)
-				case sameNode:
+				case sameNode && !ls.Surge:
 					return fmt.Errorf("%w: instance %s (%s, IP %s, another spec)", ErrNodeExists, r.ID, r.State, r.IP)
 				}
 			}
