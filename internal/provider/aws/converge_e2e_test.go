@@ -2,6 +2,8 @@ package aws_test
 
 import (
 	"encoding/json"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -93,6 +95,21 @@ func TestIntegrationConvergeOnEC2(t *testing.T) {
 	out = must("-o", "json", "cluster", "plan", "web=3")
 	if !strings.Contains(out, `"node": "web-2"`) || !strings.Contains(out, `"action": "create"`) {
 		t.Errorf("plan web=3: %s", out)
+	}
+	// a rollout surges the members: new type, both still in their subnets,
+	// one live instance each at the end
+	if err := os.WriteFile(filepath.Join(dir, "cloud-compose.yml"), []byte(strings.Replace(yml, "instance_type: t3.small", "instance_type: t3.medium", 1)), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	out = must("cluster", "rollout", "--yes")
+	live = liveInstances(t, w, name)
+	if len(live) != 2 {
+		t.Fatalf("after the rollout: %+v", live)
+	}
+	for i, in := range live {
+		if in.typ != "t3.medium" || in.subnet != subnets[i] {
+			t.Errorf("member %d after the rollout: %+v", i, in)
+		}
 	}
 	must("cluster", "down", "--yes")
 	if got := nodes(); got != "" {
