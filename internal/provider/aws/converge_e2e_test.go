@@ -101,7 +101,9 @@ func TestIntegrationConvergeOnEC2(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(dir, "cloud-compose.yml"), []byte(strings.Replace(yml, "instance_type: t3.small", "instance_type: t3.medium", 1)), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	out = must("cluster", "rollout", "--yes")
+	if out := must("-o", "json", "cluster", "rollout", "--yes"); !strings.Contains(out, `"complete": true`) {
+		t.Errorf("rollout: %s", out)
+	}
 	live = liveInstances(t, w, name)
 	if len(live) != 2 {
 		t.Fatalf("after the rollout: %+v", live)
