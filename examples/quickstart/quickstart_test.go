@@ -204,7 +204,13 @@ func (q *quickstart) service(i int) []int { return q.processes("--addr " + q.ips
 func (q *quickstart) downForce() {
 	q.t.Helper()
 	q.must("cluster", "down", "--force", "--yes")
-	if left := q.processes(q.store); len(left) > 0 {
+	// an earlier `down --no-wait` may have left instances shutting down,
+	// which this down finds nothing to wait for: they get a moment
+	left := q.processes(q.store)
+	for deadline := time.Now().Add(10 * time.Second); len(left) > 0 && time.Now().Before(deadline); left = q.processes(q.store) {
+		time.Sleep(50 * time.Millisecond)
+	}
+	if len(left) > 0 {
 		q.t.Fatalf("processes of the cluster left after down --force: %v", left)
 	}
 }
