@@ -674,12 +674,8 @@ func (u *rolloutRun) replace(ctx context.Context, w *rolloutWork, rollingBack bo
 	if w.action == workAwait {
 		inst = *w.live
 	} else {
-		if hook := u.cfg.BeforeNode; hook != "" {
-			t := time.Now()
-			if err := e.runHook(ctx, "hooks.before_node", hook, env); err != nil {
-				return err
-			}
-			tm.Hooks += time.Since(t)
+		if err := u.hook(ctx, "hooks.before_node", u.cfg.BeforeNode, env, tm); err != nil {
+			return err
 		}
 		if w.live != nil && e.loadBalancer() != nil {
 			u.event(w, StateDraining, w.live.ID)
@@ -741,43 +737,68 @@ func (u *rolloutRun) replace(ctx context.Context, w *rolloutWork, rollingBack bo
 			r.IP = inst.IP
 		}
 	})
+	if inst, err = u.boot(ctx, w, inst, tm); err != nil {
+		return err
+	}
+	if err := u.registerNew(ctx, inst, tm); err != nil {
+		return err
+	}
+	// an interrupted surge's old instance goes now
+	if err := u.retire(ctx, w, w.surplus, tm); err != nil {
+		return err
+	}
+	w.surplus = nil
+	// after_node runs for a node an interrupted run launched too: its
+	// before_node ran then
+	return u.finish(ctx, w, gen, tm, rollingBack)
+}
+
+// hook runs a rollout hook (none when cmd is ""), its time counted.
+func (u *rolloutRun) hook(ctx context.Context, name, cmd string, env []string, tm *NodeTimings) error {
+	if cmd == "" {
+		return nil
+	}
+	t := time.Now()
+	err := u.e.runHook(ctx, name, cmd, env)
+	tm.Hooks += time.Since(t)
+	return err
+}
+
+// boot waits until a node's new instance runs, then for its health gate;
+// it returns the instance as it runs (w.live is it from then on).
+func (u *rolloutRun) boot(ctx context.Context, w *rolloutWork, inst provider.Instance, tm *NodeTimings) (provider.Instance, error) {
 	u.event(w, StateBooting, inst.ID)
 	t := time.Now()
-	running, err := e.Provider.WaitRunning(ctx, []provider.Instance{inst})
+	running, err := u.e.Provider.WaitRunning(ctx, []provider.Instance{inst})
 	tm.Running = time.Since(t)
 	if err == nil && len(running) == 0 {
 		err = fmt.Errorf("instance %s did not reach running", inst.ID)
 	}
 	if err != nil {
-		return fmt.Errorf("after launch: %w", err)
+		return inst, fmt.Errorf("after launch: %w", err)
 	}
 	inst = running[0]
 	w.live = &inst
-	if err := u.gate(ctx, w, inst, tm); err != nil {
+	return inst, u.gate(ctx, w, inst, tm)
+}
+
+// registerNew puts a node's new, healthy instance behind the load
+// balancer, where there is one.
+func (u *rolloutRun) registerNew(ctx context.Context, inst provider.Instance, tm *NodeTimings) error {
+	if u.e.loadBalancer() == nil {
+		return nil
+	}
+	t := time.Now()
+	err := u.e.register(ctx, inst)
+	tm.Register = time.Since(t)
+	return err
+}
+
+// finish ends a node's replacement: after_node, then done (or rolled
+// back) with the node's URL.
+func (u *rolloutRun) finish(ctx context.Context, w *rolloutWork, gen string, tm *NodeTimings, rollingBack bool) error {
+	if err := u.hook(ctx, "hooks.after_node", u.cfg.AfterNode, u.hookEnv(w, gen), tm); err != nil {
 		return err
-	}
-	if e.loadBalancer() != nil {
-		t := time.Now()
-		if err := e.register(ctx, inst); err != nil {
-			return err
-		}
-		tm.Register = time.Since(t)
-	}
-	if len(w.surplus) > 0 {
-		// an interrupted surge's old instance
-		if err := u.retire(ctx, w, w.surplus, tm); err != nil {
-			return err
-		}
-		w.surplus = nil
-	}
-	// after_node runs for a node an interrupted run launched too: its
-	// before_node ran then
-	if hook := u.cfg.AfterNode; hook != "" {
-		t := time.Now()
-		if err := e.runHook(ctx, "hooks.after_node", hook, u.hookEnv(w, gen)); err != nil {
-			return err
-		}
-		tm.Hooks += time.Since(t)
 	}
 	w.healthy = true
 	state := StateDone
@@ -800,12 +821,8 @@ func (u *rolloutRun) replace(ctx context.Context, w *rolloutWork, rollingBack bo
 // member runs its old spec, and a rollback has nothing to undo there.
 func (u *rolloutRun) surge(ctx context.Context, w *rolloutWork, spec provider.Spec, gen string, env []string, tm *NodeTimings, rollingBack bool) error {
 	e := u.e
-	if hook := u.cfg.BeforeNode; hook != "" {
-		t := time.Now()
-		if err := e.runHook(ctx, "hooks.before_node", hook, env); err != nil {
-			return err
-		}
-		tm.Hooks += time.Since(t)
+	if err := u.hook(ctx, "hooks.before_node", u.cfg.BeforeNode, env, tm); err != nil {
+		return err
 	}
 	old := *w.live
 	u.event(w, StateLaunching, "surge: "+old.ID+" serves meanwhile")
@@ -816,18 +833,7 @@ func (u *rolloutRun) surge(ctx context.Context, w *rolloutWork, spec provider.Sp
 		return fmt.Errorf("launch: %w", err)
 	}
 	u.set(w, func(r *RolloutNode) { r.NewInstance, r.Generation = inst.ID, gen })
-	u.event(w, StateBooting, inst.ID)
-	t = time.Now()
-	running, err := e.Provider.WaitRunning(ctx, []provider.Instance{inst})
-	tm.Running = time.Since(t)
-	if err == nil && len(running) == 0 {
-		err = fmt.Errorf("instance %s did not reach running", inst.ID)
-	}
-	if err == nil {
-		inst = running[0]
-		err = u.gate(ctx, w, inst, tm)
-	}
-	if err != nil {
+	if inst, err = u.boot(ctx, w, inst, tm); err != nil {
 		// the old instance still serves: the new one goes
 		if ctx.Err() == nil {
 			if terr := e.Provider.Terminate(context.WithoutCancel(ctx), []string{inst.ID}, true); terr != nil {
@@ -837,14 +843,10 @@ func (u *rolloutRun) surge(ctx context.Context, w *rolloutWork, spec provider.Sp
 		w.live = &old
 		return err
 	}
-	if e.loadBalancer() != nil {
-		t := time.Now()
-		if err := e.register(ctx, inst); err != nil {
-			return err
-		}
-		tm.Register = time.Since(t)
+	if err := u.registerNew(ctx, inst, tm); err != nil {
+		return err
 	}
-	w.live, w.replaced = &inst, true
+	w.replaced = true
 	u.set(w, func(r *RolloutNode) {
 		if inst.IP != "" {
 			r.IP = inst.IP
@@ -854,25 +856,7 @@ func (u *rolloutRun) surge(ctx context.Context, w *rolloutWork, spec provider.Sp
 		return err
 	}
 	w.surplus, w.dead = nil, nil
-	if hook := u.cfg.AfterNode; hook != "" {
-		t := time.Now()
-		if err := e.runHook(ctx, "hooks.after_node", hook, u.hookEnv(w, gen)); err != nil {
-			return err
-		}
-		tm.Hooks += time.Since(t)
-	}
-	w.healthy = true
-	state := StateDone
-	if rollingBack {
-		state = StateRolledBack
-	}
-	u.set(w, func(r *RolloutNode) {
-		if u.chk != nil {
-			r.URL = u.chk.URL(r.IP)
-		}
-	})
-	u.event(w, state, "")
-	return nil
+	return u.finish(ctx, w, gen, tm, rollingBack)
 }
 
 // retire drains insts from the load balancer and terminates them (a
