@@ -212,17 +212,29 @@ type Volume struct {
 	Index               int
 }
 
+// loadSection finds the required top-level section name and checks it
+// against s: the problems found (their warnings kept for the caller), the
+// section's node and data. A missing section is an error saying so, with
+// why (a sentence after the key, "" for none).
+func loadSection(doc *Document, name string, s *spec, why string) (*problems, *yaml.Node, *Mapping, error) {
+	p := problemsFor(doc)
+	n, data, ok := doc.Section(name)
+	if !ok {
+		return nil, nil, nil, &Error{Problems: []Problem{{File: doc.Path, Line: doc.Root.Line, Column: doc.Root.Column,
+			Msg: "missing required top-level key `" + name + "`" + why}}}
+	}
+	s.validate(n, name, p)
+	if err := p.err(); err != nil {
+		return nil, nil, nil, err
+	}
+	return p, n, data, nil
+}
+
 // LoadCluster validates the `cluster:` section of doc against every key the
 // tool reads and returns its typed view. All problems come in one *Error.
 func LoadCluster(doc *Document) (*Cluster, error) {
-	p := problemsFor(doc)
-	n, data, ok := doc.Section("cluster")
-	if !ok {
-		return nil, &Error{Problems: []Problem{{File: doc.Path, Line: doc.Root.Line, Column: doc.Root.Column,
-			Msg: "missing required top-level key `cluster`"}}}
-	}
-	clusterSpec.validate(n, "cluster", p)
-	if err := p.err(); err != nil {
+	p, n, data, err := loadSection(doc, "cluster", clusterSpec, "")
+	if err != nil {
 		return nil, err
 	}
 	c := &Cluster{Data: data, File: doc.Path, Env: doc.Env, node: n, doc: doc}

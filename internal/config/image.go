@@ -153,14 +153,8 @@ func yamlTypeName(v any) string {
 // tool reads and returns its typed view. All problems come in one *Error;
 // the document needs no `cluster:` section.
 func LoadImage(doc *Document) (*Image, error) {
-	p := problemsFor(doc)
-	n, data, ok := doc.Section("image")
-	if !ok {
-		return nil, &Error{Problems: []Problem{{File: doc.Path, Line: doc.Root.Line, Column: doc.Root.Column,
-			Msg: "missing required top-level key `image`: the image commands read it (name, version, search_path, and aws: or local:)"}}}
-	}
-	imageSpec.validate(n, "image", p)
-	if err := p.err(); err != nil {
+	p, n, data, err := loadSection(doc, "image", imageSpec, ": the image commands read it (name, version, search_path, and aws: or local:)")
+	if err != nil {
 		return nil, err
 	}
 	img := &Image{Data: data, File: doc.Path, node: n, doc: doc}
