@@ -2,8 +2,6 @@ package render
 
 import (
 	"context"
-	"path/filepath"
-	"strings"
 
 	"github.com/cloud-compose/cloud-compose-go/internal/config"
 )
@@ -21,21 +19,9 @@ const ImageEntryTemplate = "image.sh"
 // no `environment:` handling and no `_node_id`. Rendering stops when ctx
 // is cancelled, with an error that wraps ErrInterrupted.
 func BuildImage(ctx context.Context, dir string, img *config.Image, environ []string) (string, error) {
-	abs, err := filepath.Abs(dir)
+	r, err := newRenderer(ctx, dir, img.SearchPath, environ)
 	if err != nil {
 		return "", err
-	}
-	r := &Renderer{dir: abs, env: map[string]string{}, env0: environment(), ctx: ctx}
-	r.searchPath = append([]string{"."}, img.SearchPath...)
-	for _, kv := range environ {
-		k, v, ok := strings.Cut(kv, "=")
-		if !ok {
-			continue
-		}
-		if _, dup := r.env[k]; !dup {
-			r.envOrder = append(r.envOrder, k)
-		}
-		r.env[k] = v
 	}
 	data := img.Data.Clone()
 	sp := []any{"."}

@@ -48,16 +48,16 @@ func New(dir string, c *config.Cluster, environ []string) (*Renderer, error) {
 	return NewContext(context.Background(), dir, c, environ)
 }
 
-// NewContext is New for a command that can be interrupted: rendering
-// (here and in every Build) stops when ctx is cancelled, with an error that
-// wraps ErrInterrupted and ctx.Err().
-func NewContext(ctx context.Context, dir string, c *config.Cluster, environ []string) (*Renderer, error) {
+// newRenderer is a renderer of the templates on ['.'] + searchPath under
+// dir, with the environment environ (KEY=VALUE, the first of a key's
+// order kept, the last value winning), stopping when ctx is cancelled.
+func newRenderer(ctx context.Context, dir string, searchPath, environ []string) (*Renderer, error) {
 	abs, err := filepath.Abs(dir)
 	if err != nil {
 		return nil, err
 	}
 	r := &Renderer{dir: abs, env: map[string]string{}, env0: environment(), ctx: ctx}
-	r.searchPath = append([]string{"."}, c.SearchPath...)
+	r.searchPath = append([]string{"."}, searchPath...)
 	for _, kv := range environ {
 		k, v, ok := strings.Cut(kv, "=")
 		if !ok {
@@ -67,6 +67,17 @@ func NewContext(ctx context.Context, dir string, c *config.Cluster, environ []st
 			r.envOrder = append(r.envOrder, k)
 		}
 		r.env[k] = v
+	}
+	return r, nil
+}
+
+// NewContext is New for a command that can be interrupted: rendering
+// (here and in every Build) stops when ctx is cancelled, with an error that
+// wraps ErrInterrupted and ctx.Err().
+func NewContext(ctx context.Context, dir string, c *config.Cluster, environ []string) (*Renderer, error) {
+	r, err := newRenderer(ctx, dir, c.SearchPath, environ)
+	if err != nil {
+		return nil, err
 	}
 	for _, kv := range c.Environment {
 		if _, set := r.env[kv.Key]; set {
