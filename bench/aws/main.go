@@ -95,7 +95,7 @@ func run() error {
 		}
 	}
 
-	proxy, err := newEC2Proxy(*motoURL)
+	proxy, err := benchutil.NewEC2Proxy(*motoURL)
 	if err != nil {
 		log.Fatal(err)
 	}
@@ -130,7 +130,7 @@ func run() error {
 				continue
 			}
 			worldNo++
-			w, err := newWorld(ctx, moto, 100+worldNo)
+			w, err := benchutil.NewWorld(ctx, moto, 100+worldNo, "bench")
 			if err != nil {
 				log.Fatal(err)
 			}
@@ -144,11 +144,11 @@ func run() error {
 				"AWS_REGION=us-east-1", "AWS_ENDPOINT_URL=" + proxyURL, "NO_COLOR=1"}
 			cmds := commands(tool, bin, dir)
 			step := func(m *measure, args []string) string {
-				proxy.take()
+				proxy.Take()
 				start := time.Now()
 				stdout, stderr, err := runCmd(dir, env, args)
 				m.wall = time.Since(start)
-				m.calls, m.throttled = proxy.take()
+				m.calls, m.throttled = proxy.Take()
 				m.err = err
 				if err != nil {
 					log.Printf("%s N=%d %s: %v\n%s%s", tool, n, strings.Join(args, " "), err, stdout, stderr)
@@ -239,9 +239,9 @@ type result struct {
 // gives 5 at once and 2 a second after, the last launch takes 1.5 s, plus
 // the few Describe calls no `up` can skip (observe, look up, wait).
 func floor(n int) time.Duration {
-	f := latencyRun + 3*latencyDescribe
-	if n > runBurst {
-		f += time.Duration(float64(n-runBurst) / runRefill * float64(time.Second))
+	f := benchutil.LatencyRun + 3*benchutil.LatencyDescribe
+	if n > benchutil.RunBurst {
+		f += time.Duration(float64(n-benchutil.RunBurst) / benchutil.RunRefill * float64(time.Second))
 	}
 	return f
 }
@@ -277,26 +277,12 @@ func table(rs []result) string {
 	return b.String()
 }
 
-// world is a VPC with one /24 subnet, a security group, a key pair and an
-// image tagged by name, made directly in moto.
-type world struct {
-	subnet, sg, key, amiName, cidr string
-}
-
-func newWorld(ctx context.Context, c *ec2.Client, n int) (*world, error) {
-	w, err := benchutil.NewWorld(ctx, c, n, "bench")
-	if err != nil {
-		return nil, err
-	}
-	return &world{subnet: w.Subnet, sg: w.SG, key: w.Key, amiName: w.AMIName, cidr: w.CIDR}, nil
-}
-
 const clusterSh = `#!/bin/bash
 # {{ name }} node {{ _node_id }} on {{ aws.ami }}
 echo "starting {{ _node_id }}"
 `
 
-func writeProject(dir, name string, w *world, n int) error {
+func writeProject(dir, name string, w *benchutil.World, n int) error {
 	if err := os.MkdirAll(filepath.Join(dir, "templates"), 0o755); err != nil {
 		return err
 	}
@@ -318,9 +304,9 @@ func writeProject(dir, name string, w *world, n int) error {
       - {name: root, size: 10G}
       - {name: data, block: /dev/xvdf, size: 50G}
     nodes:
-`, name, w.amiName, w.key, w.sg)
+`, name, w.AMIName, w.Key, w.SG)
 	for i := 0; i < n; i++ {
-		fmt.Fprintf(&b, "      - {id: %d, ip: %s.1.%d, subnet: %s}\n", i, w.cidr, 10+i, w.subnet)
+		fmt.Fprintf(&b, "      - {id: %d, ip: %s.1.%d, subnet: %s}\n", i, w.CIDR, 10+i, w.Subnet)
 	}
 	return os.WriteFile(filepath.Join(dir, "cloud-compose.yml"), []byte(b.String()), 0o644)
 }

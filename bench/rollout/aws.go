@@ -12,14 +12,12 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	awsconfig "github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/service/ec2"
 	ec2types "github.com/aws/aws-sdk-go-v2/service/ec2/types"
-	"golang.org/x/time/rate"
 
 	"github.com/cloud-compose/cloud-compose-go/bench/internal/benchutil"
 	"github.com/cloud-compose/cloud-compose-go/internal/cluster"
@@ -29,74 +27,6 @@ import (
 // awsTarget is issue 10's target: the rollout's wall time within this
 // factor of the sum of the inherent waits.
 const awsTarget = 1.1
-
-// bench/aws's model of EC2 (bench/aws/proxy.go): RunInstances 1.5 s,
-// Describe/Get/List 0.1 s, any other call 0.2 s; RunInstances' token
-// bucket of 5 refilled at 2 a second.
-var (
-	latencyRun      = 1500 * time.Millisecond
-	latencyDescribe = 100 * time.Millisecond
-	latencyOther    = 200 * time.Millisecond
-)
-
-const (
-	runBurst  = 5
-	runRefill = 2
-)
-
-func latency(act string) time.Duration {
-	switch {
-	case act == "RunInstances":
-		return latencyRun
-	case act != "" && !awstest.Mutating(act):
-		return latencyDescribe
-	}
-	return latencyOther
-}
-
-// ec2Proxy is awstest's proxy with bench/aws's latencies and token bucket.
-type ec2Proxy struct {
-	*awstest.Proxy
-	bucket *rate.Limiter
-
-	mu        sync.Mutex
-	throttled int
-}
-
-func newEC2Proxy(target string) (*ec2Proxy, error) {
-	p := &ec2Proxy{bucket: rate.NewLimiter(runRefill, runBurst)}
-	var err error
-	p.Proxy, err = awstest.New(target, awstest.Options{EC2: true, Latency: latency, Intercept: p.throttle})
-	return p, err
-}
-
-// trace logs every call with its time (BENCH_TRACE=1), as bench/aws does.
-var trace = os.Getenv("BENCH_TRACE") != ""
-
-func (p *ec2Proxy) throttle(act string, w http.ResponseWriter) bool {
-	if trace {
-		log.Printf("%s %s", time.Now().Format("15:04:05.000"), act)
-	}
-	if act != "RunInstances" || p.bucket.Allow() {
-		return false
-	}
-	p.mu.Lock()
-	p.throttled++
-	p.mu.Unlock()
-	w.Header().Set("Content-Type", "text/xml;charset=UTF-8")
-	w.WriteHeader(http.StatusServiceUnavailable)
-	fmt.Fprint(w, `<?xml version="1.0" encoding="UTF-8"?>
-<Response><Errors><Error><Code>RequestLimitExceeded</Code><Message>Request limit exceeded.</Message></Error></Errors><RequestID>bench-throttle</RequestID></Response>`)
-	return true
-}
-
-func (p *ec2Proxy) take() (map[string]int, int) {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	calls, th := p.Reset(), p.throttled
-	p.throttled = 0
-	return calls, th
-}
 
 // The fewest calls each step needs, at the model's latencies: what EC2
 // itself makes a rollout wait for when every wait ends at its first poll
@@ -121,7 +51,7 @@ const firstPollDelay = 2 * time.Second
 func floorOf(calls []string) time.Duration {
 	var d time.Duration
 	for _, c := range calls {
-		d += latency(c)
+		d += benchutil.Latency(c)
 	}
 	return d
 }
@@ -150,7 +80,7 @@ func benchAWS(root, tmp, bin string) (failed []string) {
 		defer stop()
 		motoURL = url
 	}
-	proxy, err := newEC2Proxy(motoURL)
+	proxy, err := benchutil.NewEC2Proxy(motoURL)
 	if err != nil {
 		return []string{"aws: " + err.Error()}
 	}
@@ -172,7 +102,7 @@ func benchAWS(root, tmp, bin string) (failed []string) {
 		return []string{"aws: " + err.Error()}
 	}
 	moto := ec2.NewFromConfig(cfg, func(o *ec2.Options) { o.BaseEndpoint = aws.String(motoURL) })
-	w, err := newWorld(ctx, moto, 200+rand.IntN(50))
+	w, err := benchutil.NewWorld(ctx, moto, 200+rand.IntN(50), "bench-rollout")
 	if err != nil {
 		return []string{"aws: world: " + err.Error()}
 	}
@@ -186,12 +116,12 @@ func benchAWS(root, tmp, bin string) (failed []string) {
 	cli := func(args ...string) (string, string, time.Duration, error) {
 		return benchutil.Run(dir, env, append([]string{bin, "-C", dir}, args...))
 	}
-	log.Printf("aws: moto %s, proxy %s, %d nodes in %s", motoURL, proxyURL, n, w.cidr+".1.0/24")
+	log.Printf("aws: moto %s, proxy %s, %d nodes in %s", motoURL, proxyURL, n, w.CIDR+".1.0/24")
 	_, errOut, d, err := cli("cluster", "up")
 	if err != nil {
 		return []string{fmt.Sprintf("aws: up: %v\n%s", err, errOut)}
 	}
-	calls, _ := proxy.take()
+	calls, _ := proxy.Take()
 	log.Printf("aws: up %s, %d calls", secs(d), awstest.Total(calls))
 	defer func() {
 		if _, errOut, _, err := cli("cluster", "down", "--force", "--yes", "--no-wait"); err != nil {
@@ -210,9 +140,9 @@ func benchAWS(root, tmp, bin string) (failed []string) {
 		if err != nil {
 			return append(failed, "aws: "+err.Error())
 		}
-		proxy.take()
+		proxy.Take()
 		out, errOut, wall, err := cli("-o", "json", "cluster", "rollout", "--yes")
-		calls, throttled := proxy.take()
+		calls, throttled := proxy.Take()
 		if err != nil {
 			failed = append(failed, fmt.Sprintf("aws: round %d: rollout: %v\n%s%s", r+1, err, out, errOut))
 			break
@@ -376,20 +306,6 @@ func describeMean(calls map[string]int, k int) string {
 	return awstest.Describe(mean)
 }
 
-// world is a VPC with one /24 subnet, a security group, a key pair and an
-// image tagged by name, made directly in moto (as bench/aws makes it).
-type world struct {
-	subnet, sg, key, amiName, cidr string
-}
-
-func newWorld(ctx context.Context, c *ec2.Client, n int) (*world, error) {
-	w, err := benchutil.NewWorld(ctx, c, n, "bench-rollout")
-	if err != nil {
-		return nil, err
-	}
-	return &world{subnet: w.Subnet, sg: w.SG, key: w.Key, amiName: w.AMIName, cidr: w.CIDR}, nil
-}
-
 const clusterSh = `#!/bin/bash
 # {{ name }} node {{ _node_id }} on {{ aws.ami }}
 echo "starting {{ _node_id }}"
@@ -397,7 +313,7 @@ echo "starting {{ _node_id }}"
 
 // writeProject: n static nodes, one data volume (kept in a snapshot by
 // the rollout), no health check (moto's instances serve nothing).
-func writeProject(dir, name string, w *world, n int) error {
+func writeProject(dir, name string, w *benchutil.World, n int) error {
 	if err := os.MkdirAll(filepath.Join(dir, "templates"), 0o755); err != nil {
 		return err
 	}
@@ -419,9 +335,9 @@ func writeProject(dir, name string, w *world, n int) error {
     volumes:
       - {name: data, block: /dev/xvdf, size: 20G, delete_on_termination: true}
     nodes:
-`, name, w.amiName, w.key, w.sg, instanceTypes[0])
+`, name, w.AMIName, w.Key, w.SG, instanceTypes[0])
 	for i := 0; i < n; i++ {
-		fmt.Fprintf(&b, "      - {id: %d, ip: %s.1.%d, subnet: %s}\n", i, w.cidr, 10+i, w.subnet)
+		fmt.Fprintf(&b, "      - {id: %d, ip: %s.1.%d, subnet: %s}\n", i, w.CIDR, 10+i, w.Subnet)
 	}
 	return os.WriteFile(filepath.Join(dir, "cloud-compose.yml"), []byte(b.String()), 0o644)
 }
