@@ -58,37 +58,52 @@ func TestIntegrationJinjaGoldensBinary(t *testing.T) {
 			var stdout, stderr bytes.Buffer
 			cmd.Stdout, cmd.Stderr = &stdout, &stderr
 			runErr := cmd.Run()
-
-			if want, err := os.ReadFile(filepath.Join(dir, "want.err")); err == nil {
-				var exit *exec.ExitError
-				if !errors.As(runErr, &exit) || exit.ExitCode() != 2 {
-					t.Fatalf("want exit 2 (the original fails with %s), got %v\nstdout:\n%s\nstderr:\n%s", want, runErr, stdout.String(), stderr.String())
-				}
-				var line string
-				for _, l := range strings.Split(stderr.String(), "\n") {
-					if strings.HasPrefix(l, "error: ") {
-						line = strings.TrimPrefix(l, "error: ")
-						break
-					}
-				}
-				where, msg, _ := strings.Cut(line, ": ")
-				template, n, _ := strings.Cut(where, ":")
-				lineNo, _ := strconv.Atoi(n)
-				if problem := wantTemplateError(string(want), template, lineNo, msg); problem != "" {
-					t.Errorf("%s\nstderr:\n%s", problem, stderr.String())
-				}
-				return
-			}
-			want, err := os.ReadFile(filepath.Join(dir, "want.sh"))
-			if err != nil {
-				t.Fatal(err)
-			}
-			if runErr != nil {
-				t.Fatalf("cluster build: %v\n%s", runErr, stderr.String())
-			}
-			if diff := cmp.Diff(string(want), stdout.String()); diff != "" {
-				t.Errorf("cluster build differs from the Python original (-want +got):\n%s", diff)
-			}
+			checkGoldenRun(t, dir, "cluster build", stdout.String(), stderr.String(), runErr, false)
 		})
+	}
+}
+
+// checkGoldenRun checks one golden case's run of `cloud-compose command`:
+// with a want.err, exit 2 (and, with quiet, nothing on stdout) and
+// "error: TEMPLATE:LINE: message" at the original's template and line —
+// or, for a want.err whose place is "-", the error of a template on no
+// directory of the search path; else stdout is want.sh byte for byte.
+func checkGoldenRun(t *testing.T, dir, command, stdout, stderr string, runErr error, quiet bool) {
+	t.Helper()
+	if want, err := os.ReadFile(filepath.Join(dir, "want.err")); err == nil {
+		var exit *exec.ExitError
+		if !errors.As(runErr, &exit) || exit.ExitCode() != 2 || (quiet && stdout != "") {
+			t.Fatalf("want exit 2 (the original fails with %s), got %v\nstdout:\n%s\nstderr:\n%s", want, runErr, stdout, stderr)
+		}
+		var line string
+		for _, l := range strings.Split(stderr, "\n") {
+			if strings.HasPrefix(l, "error: ") {
+				line = strings.TrimPrefix(l, "error: ")
+				break
+			}
+		}
+		if where, _, _ := strings.Cut(string(want), "\n"); where == "-" {
+			if !strings.HasPrefix(line, `image.sh: template "image.sh" is not in any directory of the search path (`) {
+				t.Errorf("want image.sh not found, got:\n%s", stderr)
+			}
+			return
+		}
+		where, msg, _ := strings.Cut(line, ": ")
+		template, n, _ := strings.Cut(where, ":")
+		lineNo, _ := strconv.Atoi(n)
+		if problem := wantTemplateError(string(want), template, lineNo, msg); problem != "" {
+			t.Errorf("%s\nstderr:\n%s", problem, stderr)
+		}
+		return
+	}
+	want, err := os.ReadFile(filepath.Join(dir, "want.sh"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if runErr != nil {
+		t.Fatalf("%s: %v\n%s", command, runErr, stderr)
+	}
+	if diff := cmp.Diff(string(want), stdout); diff != "" {
+		t.Errorf("%s differs from the Python original (-want +got):\n%s", command, diff)
 	}
 }

@@ -2,15 +2,11 @@ package render
 
 import (
 	"bytes"
-	"errors"
 	"os"
 	"os/exec"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"testing"
-
-	"github.com/google/go-cmp/cmp"
 )
 
 // TestIntegrationImageGoldensBinary runs every image golden case (but the
@@ -49,43 +45,7 @@ func TestIntegrationImageGoldensBinary(t *testing.T) {
 			var stdout, stderr bytes.Buffer
 			cmd.Stdout, cmd.Stderr = &stdout, &stderr
 			runErr := cmd.Run()
-
-			if want, err := os.ReadFile(filepath.Join(dir, "want.err")); err == nil {
-				var exit *exec.ExitError
-				if !errors.As(runErr, &exit) || exit.ExitCode() != 2 || stdout.Len() != 0 {
-					t.Fatalf("want exit 2 (the original fails with %s), got %v\nstdout:\n%s\nstderr:\n%s", want, runErr, stdout.String(), stderr.String())
-				}
-				var line string
-				for _, l := range strings.Split(stderr.String(), "\n") {
-					if strings.HasPrefix(l, "error: ") {
-						line = strings.TrimPrefix(l, "error: ")
-						break
-					}
-				}
-				if where, _, _ := strings.Cut(string(want), "\n"); where == "-" {
-					if !strings.HasPrefix(line, `image.sh: template "image.sh" is not in any directory of the search path (`) {
-						t.Errorf("want image.sh not found, got:\n%s", stderr.String())
-					}
-					return
-				}
-				where, msg, _ := strings.Cut(line, ": ")
-				template, n, _ := strings.Cut(where, ":")
-				lineNo, _ := strconv.Atoi(n)
-				if problem := wantTemplateError(string(want), template, lineNo, msg); problem != "" {
-					t.Errorf("%s\nstderr:\n%s", problem, stderr.String())
-				}
-				return
-			}
-			want, err := os.ReadFile(filepath.Join(dir, "want.sh"))
-			if err != nil {
-				t.Fatal(err)
-			}
-			if runErr != nil {
-				t.Fatalf("image build: %v\n%s", runErr, stderr.String())
-			}
-			if diff := cmp.Diff(string(want), stdout.String()); diff != "" {
-				t.Errorf("image build differs from the Python original (-want +got):\n%s", diff)
-			}
+			checkGoldenRun(t, dir, "image build", stdout.String(), stderr.String(), runErr, true)
 		})
 	}
 }

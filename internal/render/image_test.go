@@ -30,21 +30,7 @@ func imageCaseDir(t *testing.T, dir string) string {
 // buildImage loads the project in dir and renders its image.sh.
 func buildImage(t *testing.T, dir string, environ []string) (string, error) {
 	t.Helper()
-	path, err := config.Find(dir, "")
-	if err != nil {
-		t.Fatal(err)
-	}
-	doc, err := config.Load(path, func(k string) (string, bool) {
-		for _, kv := range environ {
-			if name, v, ok := strings.Cut(kv, "="); ok && name == k {
-				return v, true
-			}
-		}
-		return "", false
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
+	doc := loadDoc(t, dir, environ)
 	img, err := config.LoadImage(doc)
 	if err != nil {
 		t.Fatal(err)

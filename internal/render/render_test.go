@@ -14,7 +14,9 @@ import (
 	"github.com/cloud-compose/cloud-compose-go/internal/config"
 )
 
-func build(t *testing.T, dir string, environ []string) (string, error) {
+// loadDoc loads the config in dir with environ (KEY=VALUE) as the
+// environment.
+func loadDoc(t *testing.T, dir string, environ []string) *config.Document {
 	t.Helper()
 	path, err := config.Find(dir, "")
 	if err != nil {
@@ -31,6 +33,12 @@ func build(t *testing.T, dir string, environ []string) (string, error) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	return doc
+}
+
+func build(t *testing.T, dir string, environ []string) (string, error) {
+	t.Helper()
+	doc := loadDoc(t, dir, environ)
 	c, err := config.LoadCluster(doc)
 	if err != nil {
 		t.Fatal(err)
