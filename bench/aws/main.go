@@ -63,7 +63,7 @@ func run() error {
 	defer os.RemoveAll(tmp)
 
 	if *motoURL == "" {
-		url, stop, err := startMoto(root, tmp)
+		url, stop, err := benchutil.StartMoto(root, tmp)
 		if err != nil {
 			log.Fatal(err)
 		}
@@ -332,44 +332,4 @@ func repoRoot() (string, error) {
 		return "", fmt.Errorf("run from inside the repository: %w", err)
 	}
 	return strings.TrimSpace(string(out)), nil
-}
-
-// startMoto starts moto_server (scripts/test's pinned venv if present,
-// else PATH) on a free port.
-func startMoto(root, tmp string) (string, func(), error) {
-	bin := filepath.Join(root, ".cache", "moto-5.2.5", "bin", "moto_server")
-	if _, err := os.Stat(bin); err != nil {
-		if bin, err = exec.LookPath("moto_server"); err != nil {
-			return "", nil, fmt.Errorf("no moto_server: run scripts/test once (it installs the pinned moto) or pass -moto URL")
-		}
-	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return "", nil, err
-	}
-	port := ln.Addr().(*net.TCPAddr).Port
-	ln.Close()
-	logf, err := os.Create(filepath.Join(tmp, "moto.log"))
-	if err != nil {
-		return "", nil, err
-	}
-	cmd := exec.Command(bin, "-H", "127.0.0.1", "-p", strconv.Itoa(port))
-	// Without moto's thousands of built-in public images, DescribeImages
-	// and DescribeSnapshots cost what EC2's do (the proxy adds that), not
-	// a scan of the emulator's catalogue. Both implementations benefit.
-	cmd.Env = append(os.Environ(), "MOTO_EC2_LOAD_DEFAULT_AMIS=false")
-	cmd.Stdout, cmd.Stderr = logf, logf
-	if err := cmd.Start(); err != nil {
-		return "", nil, err
-	}
-	url := fmt.Sprintf("http://127.0.0.1:%d", port)
-	for i := 0; i < 100; i++ {
-		if resp, err := http.Get(url + "/moto-api/"); err == nil {
-			resp.Body.Close()
-			return url, func() { _ = cmd.Process.Kill(); _ = cmd.Wait() }, nil
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
-	_ = cmd.Process.Kill()
-	return "", nil, fmt.Errorf("moto_server did not start; see %s", logf.Name())
 }

@@ -8,9 +8,7 @@ import (
 	"net"
 	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"time"
 
@@ -73,7 +71,7 @@ func benchAWS(root, tmp, bin string) (failed []string) {
 	n := *flagN
 	motoURL := *flagMoto
 	if motoURL == "" {
-		url, stop, err := startMoto(root, tmp)
+		url, stop, err := benchutil.StartMoto(root, tmp)
 		if err != nil {
 			return []string{"aws: " + err.Error()}
 		}
@@ -340,42 +338,4 @@ func writeProject(dir, name string, w *benchutil.World, n int) error {
 		fmt.Fprintf(&b, "      - {id: %d, ip: %s.1.%d, subnet: %s}\n", i, w.CIDR, 10+i, w.Subnet)
 	}
 	return os.WriteFile(filepath.Join(dir, "cloud-compose.yml"), []byte(b.String()), 0o644)
-}
-
-// startMoto starts moto_server (scripts/test's pinned venv if present,
-// else PATH) on a free port, as bench/aws does.
-func startMoto(root, tmp string) (string, func(), error) {
-	bin := filepath.Join(root, ".cache", "moto-5.2.5", "bin", "moto_server")
-	if _, err := os.Stat(bin); err != nil {
-		if bin, err = exec.LookPath("moto_server"); err != nil {
-			return "", nil, fmt.Errorf("no moto_server: run scripts/test once (it installs the pinned moto) or pass -moto URL")
-		}
-	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return "", nil, err
-	}
-	port := ln.Addr().(*net.TCPAddr).Port
-	ln.Close()
-	logf, err := os.Create(filepath.Join(tmp, "moto.log"))
-	if err != nil {
-		return "", nil, err
-	}
-	cmd := exec.Command(bin, "-H", "127.0.0.1", "-p", strconv.Itoa(port))
-	cmd.Env = append(os.Environ(), "MOTO_EC2_LOAD_DEFAULT_AMIS=false")
-	cmd.Stdout, cmd.Stderr = logf, logf
-	if err := cmd.Start(); err != nil {
-		return "", nil, err
-	}
-	url := fmt.Sprintf("http://127.0.0.1:%d", port)
-	for range 100 {
-		if resp, err := http.Get(url + "/moto-api/"); err == nil {
-			resp.Body.Close()
-			return url, func() { _ = cmd.Process.Kill(); _ = cmd.Wait() }, nil
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
-	_ = cmd.Process.Kill()
-	_ = cmd.Wait()
-	return "", nil, fmt.Errorf("moto_server did not start; see %s", logf.Name())
 }
