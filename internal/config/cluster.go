@@ -394,6 +394,25 @@ func (c *Cluster) checkLoadBalancer(p *problems) {
 	}
 }
 
+// securityGroups reads `security_groups`: one comma-separated string (the
+// original's format) or a list.
+func securityGroups(m *Mapping) []string {
+	var out []string
+	switch sg := get(m, "security_groups").(type) {
+	case string:
+		for _, s := range strings.Split(sg, ",") {
+			if s = strings.TrimSpace(s); s != "" {
+				out = append(out, s)
+			}
+		}
+	case []any:
+		for _, s := range sg {
+			out = append(out, PyStr(s))
+		}
+	}
+	return out
+}
+
 func loadAWS(am *Mapping) *AWS {
 	a := &AWS{
 		AMI:                 str(am, "ami"),
@@ -414,18 +433,7 @@ func loadAWS(am *Mapping) *AWS {
 	if a.Hardware != nil && str(am, "instance_type") == "" {
 		a.InstanceType = "" // resolved from the hardware
 	}
-	switch sg := get(am, "security_groups").(type) {
-	case string:
-		for _, s := range strings.Split(sg, ",") {
-			if s = strings.TrimSpace(s); s != "" {
-				a.SecurityGroups = append(a.SecurityGroups, s)
-			}
-		}
-	case []any:
-		for _, s := range sg {
-			a.SecurityGroups = append(a.SecurityGroups, PyStr(s))
-		}
-	}
+	a.SecurityGroups = securityGroups(am)
 	if g := mapping(am, "asg"); g != nil {
 		a.ASG = &ASG{Redundancy: integer(g, "redundancy", DefaultASGRedundancy)}
 		for _, s := range list(g, "subnets") {

@@ -178,18 +178,7 @@ func LoadImage(doc *Document) (*Image, error) {
 				a.Tags = append(a.Tags, KeyValue{Key: k, Value: pyStrScalar(v)})
 			}
 		}
-		switch sg := get(am, "security_groups").(type) {
-		case string:
-			for _, s := range strings.Split(sg, ",") {
-				if s = strings.TrimSpace(s); s != "" {
-					a.SecurityGroups = append(a.SecurityGroups, s)
-				}
-			}
-		case []any:
-			for _, s := range sg {
-				a.SecurityGroups = append(a.SecurityGroups, PyStr(s))
-			}
-		}
+		a.SecurityGroups = securityGroups(am)
 		img.AWS = a
 	}
 	if lm := mapping(data, "local"); lm != nil {
