@@ -24,17 +24,6 @@ func BuildImage(ctx context.Context, dir string, img *config.Image, environ []st
 		return "", err
 	}
 	data := img.Data.Clone()
-	sp := []any{"."}
-	if v, ok := data.Get("search_path"); ok {
-		if l, ok := v.([]any); ok {
-			sp = append(sp, l...)
-		}
-	}
-	data.Set("search_path", sp)
-	for _, k := range r.envOrder {
-		if !data.Has(k) {
-			data.Set(k, r.env[k])
-		}
-	}
+	r.templateData(data)
 	return r.renderFile("", ImageEntryTemplate, data)
 }

@@ -71,6 +71,24 @@ func newRenderer(ctx context.Context, dir string, searchPath, environ []string) 
 	return r, nil
 }
 
+// templateData completes a section's data for templates as the original
+// did: '.' in front of search_path, and every environment variable the
+// section has no key for.
+func (r *Renderer) templateData(data *config.Mapping) {
+	sp := []any{"."}
+	if v, ok := data.Get("search_path"); ok {
+		if l, ok := v.([]any); ok {
+			sp = append(sp, l...)
+		}
+	}
+	data.Set("search_path", sp)
+	for _, k := range r.envOrder {
+		if !data.Has(k) {
+			data.Set(k, r.env[k])
+		}
+	}
+}
+
 // NewContext is New for a command that can be interrupted: rendering
 // (here and in every Build) stops when ctx is cancelled, with an error that
 // wraps ErrInterrupted and ctx.Err().
@@ -236,18 +254,7 @@ func (r *Renderer) Build(c *config.Cluster, opts Options) (string, error) {
 	// The original inserted '.' into search_path each time it computed the
 	// loader's path: once for the override, once for cluster.sh. Templates
 	// that print search_path see that.
-	sp := []any{"."}
-	if v, ok := data.Get("search_path"); ok {
-		if l, ok := v.([]any); ok {
-			sp = append(sp, l...)
-		}
-	}
-	data.Set("search_path", sp)
-	for _, k := range r.envOrder {
-		if !data.Has(k) {
-			data.Set(k, r.env[k])
-		}
-	}
+	r.templateData(data)
 	dc := config.NewMapping()
 	if r.compose != nil {
 		dc.Set("yaml", *r.compose)
@@ -259,7 +266,8 @@ func (r *Renderer) Build(c *config.Cluster, opts Options) (string, error) {
 		}
 		dc.Set("override_yaml", out)
 	}
-	data.Set("search_path", append([]any{"."}, sp...))
+	sp, _ := data.Get("search_path")
+	data.Set("search_path", append([]any{"."}, sp.([]any)...))
 	data.Set("docker_compose", dc)
 	return r.renderFile("", EntryTemplate, data)
 }
