@@ -44,11 +44,16 @@ type ConvergePlan struct {
 	// terminate are the instances of removed members (and of members an
 	// interrupted converge removed but did not terminate).
 	terminate []provider.Instance
-	add       []string
 }
 
-// Changes reports whether the plan adds or removes anything.
-func (p *ConvergePlan) Changes() bool { return len(p.add) > 0 || len(p.terminate) > 0 }
+// added are the members the plan adds, every group's.
+func (p *ConvergePlan) added() []string {
+	var out []string
+	for _, g := range p.Groups {
+		out = append(out, g.Add...)
+	}
+	return out
+}
 
 // Terminates are the instances the plan terminates, by id.
 func (p *ConvergePlan) Terminates() map[string]string {
@@ -136,11 +141,7 @@ func (e *Engine) PrepareConverge(ctx context.Context, counts map[string]int, opt
 	if err := CheckCounts(e.Cluster, counts); err != nil {
 		return nil, err
 	}
-	plan, err := e.Plan(ctx, opts)
-	if err != nil {
-		return nil, err
-	}
-	observed, err := e.Observe(ctx)
+	plan, observed, err := e.plan(ctx, opts)
 	if err != nil {
 		return nil, err
 	}
@@ -187,7 +188,6 @@ func (e *Engine) PrepareConverge(ctx context.Context, counts map[string]int, opt
 						used[id] = true
 						members = append(members, id)
 						gc.Add = append(gc.Add, id)
-						cp.add = append(cp.add, id)
 						break
 					}
 				}
@@ -311,8 +311,8 @@ func (e *Engine) ApplyConverge(ctx context.Context, p *ConvergePlan, opts UpOpti
 		}
 	}
 	e.Cluster.SetGroupMembers(p.Members)
-	if len(p.add) > 0 {
-		opts.Nodes = p.add
+	if add := p.added(); len(add) > 0 {
+		opts.Nodes = add
 		up, err := e.Up(ctx, opts)
 		res.Up = up
 		if err != nil {

@@ -86,13 +86,19 @@ type PlanOptions struct {
 // the cluster has a check, and with Diff one user-data read per replaced
 // node.
 func (e *Engine) Plan(ctx context.Context, opts PlanOptions) (*Plan, error) {
+	p, _, err := e.plan(ctx, opts)
+	return p, err
+}
+
+// plan is Plan, with the instances it observed.
+func (e *Engine) plan(ctx context.Context, opts PlanOptions) (*Plan, []provider.Instance, error) {
 	// what up would refuse, plan reports first, before any API call
 	if err := e.Cluster.CheckUp(); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	observed, r, specs, err := e.desired(ctx, opts)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	nodes := e.Cluster.Nodes()
 	p := &Plan{Cluster: e.Cluster.Name, Env: e.ID.Env, Hardware: r.Hardware, Changes: []PlanChange{}}
@@ -181,7 +187,7 @@ func (e *Engine) Plan(ctx context.Context, opts PlanOptions) (*Plan, error) {
 			p.Summary.Dead++
 		}
 	}
-	return p, nil
+	return p, observed, nil
 }
 
 // desired observes the cluster (sorted as Observe sorts), resolves without
