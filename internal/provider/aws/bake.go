@@ -220,12 +220,7 @@ func (b *Baker) Bake(ctx context.Context, opts provider.BakeOptions) (res provid
 		return res, wrapErr(fmt.Sprintf("wait until image %s (%s) is available", imageID, amiName), err)
 	}
 	for _, im := range desc.Images {
-		res.Image = imageInfo(im)
-		for _, bd := range im.BlockDeviceMappings {
-			if bd.Ebs != nil && bd.Ebs.SnapshotId != nil {
-				res.Snapshots = append(res.Snapshots, aws.ToString(bd.Ebs.SnapshotId))
-			}
-		}
+		res.Image, res.Snapshots = imageInfo(im), imageSnapshots(im)
 	}
 	if res.Image.ID == "" {
 		res.Image = provider.ImageInfo{ID: imageID, Name: img.Tag(), Image: img.Name, Version: img.Version, AMIName: amiName, Created: now, State: "available"}
@@ -436,15 +431,35 @@ func (b *Baker) Images(ctx context.Context, name string) ([]provider.ImageInfo, 
 }
 
 func (b *Baker) describeImages(ctx context.Context, filters ...ec2types.Filter) ([]provider.ImageInfo, error) {
+	imgs, _, err := b.describeImagesSnapshots(ctx, filters...)
+	return imgs, err
+}
+
+// describeImagesSnapshots is describeImages with each image's snapshots,
+// by image id.
+func (b *Baker) describeImagesSnapshots(ctx context.Context, filters ...ec2types.Filter) ([]provider.ImageInfo, map[string][]string, error) {
 	out, err := b.ec2.DescribeImages(ctx, &ec2.DescribeImagesInput{Owners: []string{"self"}, Filters: filters})
 	if err != nil {
-		return nil, wrapErr("list images", err)
+		return nil, nil, wrapErr("list images", err)
 	}
 	imgs := make([]provider.ImageInfo, 0, len(out.Images))
+	snaps := map[string][]string{}
 	for _, im := range out.Images {
 		imgs = append(imgs, imageInfo(im))
+		snaps[aws.ToString(im.ImageId)] = imageSnapshots(im)
 	}
-	return imgs, nil
+	return imgs, snaps, nil
+}
+
+// imageSnapshots are the EBS snapshots an image's block devices start from.
+func imageSnapshots(im ec2types.Image) []string {
+	var out []string
+	for _, bd := range im.BlockDeviceMappings {
+		if bd.Ebs != nil && bd.Ebs.SnapshotId != nil {
+			out = append(out, aws.ToString(bd.Ebs.SnapshotId))
+		}
+	}
+	return out
 }
 
 func imageInfo(im ec2types.Image) provider.ImageInfo {
@@ -569,7 +584,7 @@ func instanceTag(in ec2types.Instance, key string) string {
 // instance or a launch template uses — and their snapshots, keeping the
 // newest keep images (the new one, newID, counts and is never removed).
 func (b *Baker) cleanup(ctx context.Context, name, version, newID string, keep int, progress func(string)) (removed []string, kept []provider.ImageInfo, err error) {
-	imgs, err := b.describeImages(ctx,
+	imgs, snapsOf, err := b.describeImagesSnapshots(ctx,
 		ec2types.Filter{Name: aws.String("state"), Values: []string{"available"}},
 		ec2types.Filter{Name: aws.String("tag:" + TagImageName), Values: []string{name}},
 		ec2types.Filter{Name: aws.String("tag:" + TagImageVersion), Values: []string{version}},
@@ -609,7 +624,7 @@ func (b *Baker) cleanup(ctx context.Context, name, version, newID string, keep i
 			progress(fmt.Sprintf("kept %s (%s): one of the newest %d (--keep)", im.ID, im.AMIName, keep))
 			continue
 		}
-		if err := b.removeImage(ctx, im.ID, progress); err != nil {
+		if err := b.removeImage(ctx, im.ID, snapsOf[im.ID], progress); err != nil {
 			return removed, kept, err
 		}
 		removed = append(removed, im.ID)
@@ -620,19 +635,7 @@ func (b *Baker) cleanup(ctx context.Context, name, version, newID string, keep i
 
 // removeImage deregisters an image and deletes its snapshots (EC2 keeps,
 // and bills, the snapshots of a deregistered image).
-func (b *Baker) removeImage(ctx context.Context, id string, progress func(string)) error {
-	out, err := b.ec2.DescribeImages(ctx, &ec2.DescribeImagesInput{ImageIds: []string{id}})
-	if err != nil {
-		return wrapErr("look up image "+id, err)
-	}
-	var snaps []string
-	for _, im := range out.Images {
-		for _, bd := range im.BlockDeviceMappings {
-			if bd.Ebs != nil && bd.Ebs.SnapshotId != nil {
-				snaps = append(snaps, aws.ToString(bd.Ebs.SnapshotId))
-			}
-		}
-	}
+func (b *Baker) removeImage(ctx context.Context, id string, snaps []string, progress func(string)) error {
 	if _, err := b.ec2.DeregisterImage(ctx, &ec2.DeregisterImageInput{ImageId: aws.String(id)}); err != nil {
 		return wrapErr("deregister image "+id, err)
 	}
